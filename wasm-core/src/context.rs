@@ -1,0 +1,76 @@
+//! The facts a decision depends on besides the URL: who, where, when, and which approvals verified.
+//!
+//! `Identity` and `NetworkFacts` are exactly what the native host reports (the same serde types
+//! are used on both sides of the native-messaging boundary), so there is one definition of each.
+
+use serde::{Deserialize, Serialize};
+
+use crate::token::Approval;
+
+/// Who is signed in on which machine, as the native host determined it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Identity {
+    /// The OS account name (`alice`).
+    pub user: String,
+    /// The directory principal where the OS knows one: a UPN (`alice@corp.example`) or
+    /// `CORP\alice`. Approvals are issued to this.
+    pub principal: Option<String>,
+    /// The machine's short name (`WS01`).
+    pub machine: String,
+    /// The machine's fully qualified name (`ws01.corp.example`), if known.
+    pub fqdn: Option<String>,
+    /// Whether the machine is joined to a directory domain.
+    pub joined: bool,
+    /// The DNS name of the joined domain (`corp.example`).
+    pub domain: Option<String>,
+    /// How the join state was determined (`sssd.conf`, `NetGetJoinInformation`, …): shown to
+    /// administrators so they can tell a reader's evidence from a guess.
+    pub source: String,
+}
+
+/// Facts about the network the machine is on. `None` means "not determined", which the scope
+/// check treats as unknown, never as false evidence of being off the internal network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NetworkFacts {
+    /// Addresses of the machine's up interfaces (loopback excluded).
+    pub addresses: Vec<String>,
+    /// DNS search domains and per-connection DNS suffixes.
+    pub dns_suffixes: Vec<String>,
+    /// Windows Network Location Awareness: a connection is `DomainAuthenticated`.
+    pub domain_authenticated: Option<bool>,
+    /// The joined domain's controllers are discoverable (`_ldap._tcp.dc._msdcs.<domain>` SRV).
+    pub domain_controllers_discoverable: Option<bool>,
+    /// SSSD reports its domain online.
+    pub sssd_online: Option<bool>,
+    /// Internal host names the policy asked about, and whether each resolved.
+    pub resolved_hosts: Vec<ResolvedHost>,
+}
+
+/// Whether one policy-named internal host resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ResolvedHost {
+    /// The host name as the policy gave it.
+    pub host: String,
+    /// Whether it resolved to at least one address.
+    pub resolved: bool,
+}
+
+/// Everything `decide` needs besides the policy and the request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Context {
+    /// From the native host; `None` while it is unavailable (fail closed: treated as in scope).
+    pub identity: Option<Identity>,
+    /// From the native host; `None` while it is unavailable.
+    pub network: Option<NetworkFacts>,
+    /// Current time, milliseconds since the Unix epoch (the caller's clock, never ours).
+    pub now_ms: i64,
+    /// The caller's offset from UTC in minutes (east positive), so that a policy date such as
+    /// the adaptation date means local midnight on the desk the rule applies to.
+    pub utc_offset_minutes: i32,
+    /// Approvals that verified against the policy for this identity (see [`crate::verify_approval`]).
+    pub approvals: Vec<Approval>,
+}

@@ -1,0 +1,40 @@
+//! Gatehouse's policy engine: classifies URLs and decides what the browser does, pure and
+//! deterministic (no clock, file, environment or randomness — `now` is a parameter).
+//!
+//! Parse once, fallibly ([`Policy::from_json`], [`Request::new`]); decide infallibly
+//! ([`decide`]); compile the same decisions into declarativeNetRequest rules
+//! ([`compile_rules`]) so the browser enforces them itself.
+
+#![warn(missing_docs)]
+
+mod catalogue;
+mod context;
+mod decide;
+mod matcher;
+mod pattern;
+mod policy;
+mod request;
+mod rules;
+mod scope;
+mod token;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use catalogue::{services as catalogue, Names, Service};
+pub use context::{Context, Identity, NetworkFacts, ResolvedHost};
+pub use decide::{decide, Action, ApprovalRef, Reason, ServiceRef, Verdict};
+pub use pattern::{Pattern, PatternError};
+pub use policy::{
+    BlockPageText, CategoryPolicy, Classification, Mode, Parsed, Policy, PolicyError, PolicyTime,
+    RequestRouting, RuleSource, ServiceInfo, TenantRestrictions, Warning, BUILTIN_CATEGORIES,
+};
+pub use request::{Request, RequestError, ResourceType};
+pub use rules::{
+    bootstrap_rules, compile_rules, proceed_rule, CompiledRules, Rule, RuleStats,
+    MAX_DYNAMIC_UNSAFE_RULES, MAX_REGEX_RULES, PRIORITY_ALLOW, PRIORITY_BASE,
+    PRIORITY_TENANT_HEADERS,
+};
+pub use scope::{Scope, ScopeDecision};
+pub use token::{
+    verify_approval, Approval, ApproverKeys, KeyError, TokenRejection, MAX_TOKEN_BYTES,
+};

@@ -1,0 +1,978 @@
+//! The administrator's policy (Chrome/Edge managed storage): parsed once, fallibly, into the
+//! compiled form `decide` reads. Bad entries become warnings with the JSON path of each; only a
+//! policy that cannot be used at all is an error, and the caller then enforces the embedded
+//! default (fail closed).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::catalogue::{self, Names};
+use crate::matcher::Matcher;
+use crate::pattern::Pattern;
+use crate::request::Request;
+use crate::scope::Scope;
+use crate::token::ApproverKeys;
+
+/// The embedded default: every category blocked, no scope restriction.
+const DEFAULT_POLICY: &str = include_str!("default-policy.json");
+/// Six months, the guideline's adaptation period, as the default cap on approvals and requests.
+const DEFAULT_MAX_DAYS: u32 = 183;
+/// How long a "continue" on a warning page lasts unless the policy says otherwise.
+const DEFAULT_PROCEED_MINUTES: u32 = 60;
+/// Managed storage is capped well below this; anything larger is not a policy.
+const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The built-in categories, with their display names.
+pub const BUILTIN_CATEGORIES: [(&str, &str, &str, &str); 3] = [
+    ("webmail", "Personal webmail", "個人網上郵件", "个人网上邮件"),
+    ("cloud_storage", "Public cloud storage", "公共雲端儲存", "公共云端储存"),
+    ("instant_messaging", "Web instant messaging", "網頁版即時通訊", "网页版即时通讯"),
+];
+
+/// What a category does today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Not enforced.
+    Off,
+    /// Allowed and logged.
+    Monitor,
+    /// An interstitial; the user may continue with a reason, which is logged.
+    Warn,
+    /// Blocked unless approved.
+    Block,
+}
+
+/// One category's policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryPolicy {
+    /// The configured mode.
+    pub mode: Mode,
+    /// `block` applies from this moment; before it, `block` is softened to `warn`.
+    pub adaptation_end: Option<PolicyTime>,
+    /// Display name.
+    pub name: Names,
+}
+
+/// A moment named by the policy: a calendar date (local midnight where the rule applies) or an
+/// exact instant (RFC 3339 with offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PolicyTime {
+    /// Days since 1970-01-01, at local midnight.
+    LocalDate(i64),
+    /// Milliseconds since the Unix epoch.
+    Instant(i64),
+}
+
+impl PolicyTime {
+    /// The moment in Unix milliseconds for a desk `utc_offset_minutes` east of UTC.
+    pub fn to_ms(self, utc_offset_minutes: i32) -> i64 {
+        match self {
+            Self::LocalDate(days) => days
+                .saturating_mul(86_400_000)
+                .saturating_sub(i64::from(utc_offset_minutes) * 60_000),
+            Self::Instant(ms) => ms,
+        }
+    }
+}
+
+/// A service known to this policy: from the catalogue or defined by the policy's rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceInfo {
+    /// Stable id.
+    pub id: String,
+    /// Category id.
+    pub category: String,
+    /// Display name.
+    pub name: Names,
+    /// Tenant-restriction vendor, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// Where approval requests go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRouting {
+    /// Intranet endpoint that accepts the request record by HTTP POST.
+    pub url: Option<String>,
+    /// Mail address for a prefilled message.
+    pub mail: Option<String>,
+    /// Whether the user may download the request as a file.
+    pub file: bool,
+    /// The longest approval a user may ask for.
+    pub max_days: u32,
+}
+
+/// Tenant restrictions: the department's sanctioned tenants, per vendor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantRestrictions {
+    /// Google Workspace domains (`X-GoogApps-Allowed-Domains`).
+    pub google_allowed_domains: Vec<String>,
+    /// Microsoft Entra tenants allowed to sign in (`Restrict-Access-To-Tenants`).
+    pub microsoft_tenants: Vec<String>,
+    /// The directory id of the tenant setting the restriction (`Restrict-Access-Context`).
+    pub microsoft_context: Option<String>,
+    /// Tenant restrictions v2 (`sec-Restrict-Tenant-Access-Policy`), e.g. `<tenant>:<policy>`.
+    pub microsoft_tenant_access_policy: Option<String>,
+    /// Slack workspace or org ids (`X-Slack-Allowed-Workspaces`).
+    pub slack_workspaces: Vec<String>,
+    /// The Slack id that requests the restriction (`X-Slack-Allowed-Workspaces-Requester`).
+    pub slack_requester: Option<String>,
+    /// Dropbox team ids (`X-Dropbox-allowed-Team-Ids`).
+    pub dropbox_team_ids: Vec<String>,
+}
+
+/// Texts the department puts on the block page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockPageText {
+    /// The department's name.
+    pub department: Option<Names>,
+    /// Who to contact (phone, mail, intranet page).
+    pub contact: Option<String>,
+    /// A message from the department.
+    pub message: Option<Names>,
+}
+
+/// A policy entry that was skipped or adjusted, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// JSON path of the entry (`$.allowlist[3]`).
+    pub path: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// A policy that cannot be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Not JSON.
+    #[error("policy is not valid JSON: {0}")]
+    Json(String),
+    /// JSON, but not an object.
+    #[error("policy must be a JSON object, found {0}")]
+    NotAnObject(&'static str),
+    /// Larger than any managed-storage policy can be.
+    #[error("policy of {0} bytes exceeds the 16 MiB limit")]
+    TooLarge(usize),
+}
+
+/// What the classifier found for a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification<'p> {
+    /// The service.
+    pub service: &'p ServiceInfo,
+    /// The pattern that matched, in canonical form.
+    pub matched_rule: String,
+    /// Where the rule came from: `catalogue` or `policy`.
+    pub rule_source: RuleSource,
+}
+
+/// Whether a rule is built in or the administrator's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSource {
+    /// The built-in catalogue.
+    Catalogue,
+    /// The policy's `rules`.
+    Policy,
+}
+
+/// A parsed, compiled policy. Build with [`Policy::from_json`] or [`Policy::embedded_default`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub(crate) categories: BTreeMap<String, CategoryPolicy>,
+    pub(crate) services: Vec<ServiceInfo>,
+    pub(crate) classifier: Matcher<(usize, RuleSource)>,
+    pub(crate) allowlist: Matcher<()>,
+    pub(crate) allowed_services: BTreeSet<String>,
+    pub(crate) scope: Scope,
+    pub(crate) approver_keys: ApproverKeys,
+    pub(crate) revoked: BTreeSet<String>,
+    pub(crate) max_approval_days: u32,
+    pub(crate) requests: RequestRouting,
+    pub(crate) warn_proceed_minutes: u32,
+    pub(crate) tenants: TenantRestrictions,
+    pub(crate) audit_full_url: bool,
+    pub(crate) block_page: BlockPageText,
+}
+
+/// A policy and what was wrong with it.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The usable policy.
+    pub policy: Policy,
+    /// Entries skipped or adjusted.
+    pub warnings: Vec<Warning>,
+}
+
+impl Policy {
+    /// Parses a managed-storage policy. Unknown keys and bad entries become warnings.
+    pub fn from_json(json: &str) -> Result<Parsed, PolicyError> {
+        if json.len() > MAX_POLICY_BYTES {
+            return Err(PolicyError::TooLarge(json.len()));
+        }
+        let value: Value =
+            serde_json::from_str(json).map_err(|e| PolicyError::Json(e.to_string()))?;
+        Self::from_value(&value)
+    }
+
+    /// Parses an already-decoded policy value (the object `storage.managed.get` returns).
+    pub fn from_value(value: &Value) -> Result<Parsed, PolicyError> {
+        let Value::Object(root) = value else {
+            return Err(PolicyError::NotAnObject(kind(value)));
+        };
+        let mut p = Parser::default();
+        let policy = p.policy(root);
+        Ok(Parsed { policy, warnings: p.warnings })
+    }
+
+    /// The embedded default policy: every category blocked, always in scope.
+    pub fn embedded_default() -> Self {
+        match Self::from_json(DEFAULT_POLICY) {
+            Ok(parsed) => parsed.policy,
+            // Unreachable in a tested build (see `default_policy_is_clean`); if it ever happened,
+            // an empty object still yields "all categories blocked".
+            Err(_) => Parser::default().policy(&Map::new()),
+        }
+    }
+
+    /// The service and rule a request falls under, if any.
+    pub fn classify(&self, request: &Request) -> Option<Classification<'_>> {
+        let target = request.target()?;
+        let (pattern, &(index, rule_source)) = self.classifier.find(&target.host, &target.path)?;
+        let service = self.services.get(index)?;
+        Some(Classification { service, matched_rule: pattern.to_string(), rule_source })
+    }
+
+    /// Whether the allowlist covers this request (by pattern or by service id).
+    pub(crate) fn is_allowlisted(&self, request: &Request, service_id: &str) -> Option<String> {
+        if self.allowed_services.contains(service_id) {
+            return Some(format!("service:{service_id}"));
+        }
+        let target = request.target()?;
+        self.allowlist.find(&target.host, &target.path).map(|(p, ())| p.to_string())
+    }
+
+    /// The policy for a category; unknown categories are blocked (fail closed).
+    pub fn category(&self, id: &str) -> CategoryPolicy {
+        self.categories.get(id).cloned().unwrap_or_else(|| CategoryPolicy {
+            mode: Mode::Block,
+            adaptation_end: None,
+            name: Names::same(id),
+        })
+    }
+
+    /// Every category this policy knows, by id.
+    pub fn categories(&self) -> &BTreeMap<String, CategoryPolicy> {
+        &self.categories
+    }
+
+    /// Every service, catalogue first, then the policy's own.
+    pub fn services(&self) -> &[ServiceInfo] {
+        &self.services
+    }
+
+    /// Where approval requests go.
+    pub fn requests(&self) -> &RequestRouting {
+        &self.requests
+    }
+
+    /// Minutes a warn-mode "continue" lasts.
+    pub fn warn_proceed_minutes(&self) -> u32 {
+        self.warn_proceed_minutes
+    }
+
+    /// Whether audit events may carry full URLs (otherwise origins only).
+    pub fn audit_full_url(&self) -> bool {
+        self.audit_full_url
+    }
+
+    /// Department texts for the block page.
+    pub fn block_page(&self) -> &BlockPageText {
+        &self.block_page
+    }
+
+    /// The scope conditions.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Tenant restrictions.
+    pub fn tenants(&self) -> &TenantRestrictions {
+        &self.tenants
+    }
+
+    /// The longest approval this policy accepts, in days.
+    pub fn max_approval_days(&self) -> u32 {
+        self.max_approval_days
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Walks the JSON, collecting warnings with paths. Every `get_*` helper reports a wrong type
+/// and returns `None`, so callers fall back to the (fail-closed) default for that entry.
+#[derive(Default)]
+pub(crate) struct Parser {
+    pub(crate) warnings: Vec<Warning>,
+}
+
+impl Parser {
+    pub(crate) fn warn(&mut self, path: &str, message: impl Into<String>) {
+        self.warnings.push(Warning { path: path.to_owned(), message: message.into() });
+    }
+
+    /// Warns about keys of `obj` not in `known`.
+    pub(crate) fn known_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
+        for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+            self.warn(
+                &format!("{path}.{key}"),
+                format!("unknown key {key:?} ignored (known: {})", known.join(", ")),
+            );
+        }
+    }
+
+    pub(crate) fn object<'v>(
+        &mut self,
+        v: &'v Value,
+        path: &str,
+    ) -> Option<&'v Map<String, Value>> {
+        match v {
+            Value::Object(o) => Some(o),
+            other => {
+                self.warn(
+                    path,
+                    format!("expected an object, found {}; entry ignored", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    pub(crate) fn string<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v str> {
+        match v {
+            Value::String(s) => Some(s),
+            other => {
+                self.warn(path, format!("expected a string, found {}; entry ignored", kind(other)));
+                None
+            }
+        }
+    }
+
+    pub(crate) fn boolean(&mut self, v: &Value, path: &str) -> Option<bool> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.warn(
+                    path,
+                    format!("expected true or false, found {}; entry ignored", kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    pub(crate) fn positive(&mut self, v: &Value, path: &str, max: u32) -> Option<u32> {
+        match v.as_u64() {
+            Some(n) if (1..=u64::from(max)).contains(&n) => u32::try_from(n).ok(),
+            _ => {
+                self.warn(
+                    path,
+                    format!("expected a whole number from 1 to {max}, found {v}; default used"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An array of strings; non-strings are skipped with a warning each.
+    pub(crate) fn strings(&mut self, v: &Value, path: &str) -> Vec<(String, String)> {
+        let Value::Array(items) = v else {
+            self.warn(
+                path,
+                format!("expected an array of strings, found {}; entry ignored", kind(v)),
+            );
+            return Vec::new();
+        };
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| {
+                let item_path = format!("{path}[{i}]");
+                self.string(item, &item_path).map(|s| (item_path, s.to_owned()))
+            })
+            .collect()
+    }
+
+    /// `"text"` (every language) or `{"en": …, "zh_TW": …, "zh_CN": …}`.
+    pub(crate) fn names(&mut self, v: &Value, path: &str) -> Option<Names> {
+        if let Value::String(s) = v {
+            return Some(Names::same(s));
+        }
+        let obj = self.object(v, path)?;
+        self.known_keys(obj, path, &["en", "zh_TW", "zh_CN"]);
+        let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_owned);
+        let Some(en) = text("en") else {
+            self.warn(path, "a name needs at least \"en\"");
+            return None;
+        };
+        Some(Names { zh_tw: text("zh_TW").unwrap_or_else(|| en.clone()), zh_cn: text("zh_CN"), en })
+    }
+
+    fn time(&mut self, v: &Value, path: &str) -> Option<PolicyTime> {
+        let s = self.string(v, path)?;
+        let parsed = parse_policy_time(s);
+        if parsed.is_none() {
+            self.warn(path, format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time; ignored"));
+        }
+        parsed
+    }
+
+    fn policy(&mut self, root: &Map<String, Value>) -> Policy {
+        self.known_keys(
+            root,
+            "$",
+            &[
+                "categories",
+                "allowlist",
+                "rules",
+                "scope",
+                "approvals",
+                "requests",
+                "warn",
+                "tenantRestrictions",
+                "audit",
+                "blockPage",
+                "$schema",
+                "comment",
+            ],
+        );
+        let null = Value::Null;
+        let get = |key: &str| root.get(key).unwrap_or(&null);
+
+        let categories = self.categories(get("categories"));
+        let (services, classifier) = self.classifier(get("rules"), &categories);
+        let (allowlist, allowed_services) = self.allowlist(get("allowlist"), &services);
+        let scope = crate::scope::parse(self, get("scope"), "$.scope");
+        let (approver_keys, revoked, max_approval_days) = self.approvals(get("approvals"));
+        let requests = self.requests(get("requests"), max_approval_days);
+        let warn_proceed_minutes = self.warn_settings(get("warn"));
+        let tenants = self.tenants(get("tenantRestrictions"));
+        let audit_full_url = self.audit(get("audit"));
+        let block_page = self.block_page(get("blockPage"));
+        Policy {
+            categories,
+            services,
+            classifier,
+            allowlist,
+            allowed_services,
+            scope,
+            approver_keys,
+            revoked,
+            max_approval_days,
+            requests,
+            warn_proceed_minutes,
+            tenants,
+            audit_full_url,
+            block_page,
+        }
+    }
+
+    fn categories(&mut self, v: &Value) -> BTreeMap<String, CategoryPolicy> {
+        let mut out: BTreeMap<String, CategoryPolicy> = BUILTIN_CATEGORIES
+            .iter()
+            .map(|&(id, en, zh_tw, zh_cn)| {
+                let name = Names { en: en.into(), zh_tw: zh_tw.into(), zh_cn: Some(zh_cn.into()) };
+                (id.to_owned(), CategoryPolicy { mode: Mode::Block, adaptation_end: None, name })
+            })
+            .collect();
+        if v.is_null() {
+            return out;
+        }
+        let Some(obj) = self.object(v, "$.categories") else { return out };
+        for (id, entry) in obj {
+            let path = format!("$.categories.{id}");
+            if !is_identifier(id) {
+                self.warn(
+                    &path,
+                    "category ids are lowercase letters, digits and underscores; ignored",
+                );
+                continue;
+            }
+            let Some(entry) = self.object(entry, &path) else { continue };
+            self.known_keys(entry, &path, &["mode", "adaptationEnd", "name"]);
+            let builtin = out.get(id).cloned();
+            let mode = match entry.get("mode") {
+                None => Mode::Block,
+                Some(m) => self.mode(m, &format!("{path}.mode")),
+            };
+            let adaptation_end = entry
+                .get("adaptationEnd")
+                .and_then(|t| self.time(t, &format!("{path}.adaptationEnd")));
+            let name = entry
+                .get("name")
+                .and_then(|n| self.names(n, &format!("{path}.name")))
+                .or(builtin.map(|b| b.name))
+                .unwrap_or_else(|| Names::same(id));
+            out.insert(id.clone(), CategoryPolicy { mode, adaptation_end, name });
+        }
+        out
+    }
+
+    fn mode(&mut self, v: &Value, path: &str) -> Mode {
+        match v.as_str() {
+            Some("off") => Mode::Off,
+            Some("monitor") => Mode::Monitor,
+            Some("warn") => Mode::Warn,
+            Some("block") => Mode::Block,
+            _ => {
+                self.warn(
+                    path,
+                    format!("mode must be off, monitor, warn or block, found {v}; block applied"),
+                );
+                Mode::Block
+            }
+        }
+    }
+
+    /// The catalogue plus the policy's `rules`, compiled into one classifier. Policy rules are
+    /// inserted first so that, for the same host and path, the administrator's rule wins.
+    fn classifier(
+        &mut self,
+        rules: &Value,
+        categories: &BTreeMap<String, CategoryPolicy>,
+    ) -> (Vec<ServiceInfo>, Matcher<(usize, RuleSource)>) {
+        let mut services: Vec<ServiceInfo> = catalogue::services()
+            .iter()
+            .map(|s| ServiceInfo {
+                id: s.id.clone(),
+                category: s.category.clone(),
+                name: s.name.clone(),
+                tenant: s.tenant.clone(),
+            })
+            .collect();
+        let mut classifier = Matcher::default();
+        if !rules.is_null() {
+            if let Value::Array(items) = rules {
+                for (i, item) in items.iter().enumerate() {
+                    self.rule(
+                        item,
+                        &format!("$.rules[{i}]"),
+                        i,
+                        categories,
+                        &mut services,
+                        &mut classifier,
+                    );
+                }
+            } else {
+                self.warn(
+                    "$.rules",
+                    format!("expected an array of rules, found {}; ignored", kind(rules)),
+                );
+            }
+        }
+        for (index, pattern) in catalogue::patterns() {
+            // The build validated every catalogue pattern; a failure is caught by its unit test.
+            if let Ok(pattern) = pattern {
+                classifier.insert(pattern, (index, RuleSource::Catalogue));
+            }
+        }
+        (services, classifier)
+    }
+
+    fn rule(
+        &mut self,
+        item: &Value,
+        path: &str,
+        index: usize,
+        categories: &BTreeMap<String, CategoryPolicy>,
+        services: &mut Vec<ServiceInfo>,
+        classifier: &mut Matcher<(usize, RuleSource)>,
+    ) {
+        let Some(obj) = self.object(item, path) else { return };
+        self.known_keys(obj, path, &["category", "service", "name", "match"]);
+        let existing = obj
+            .get("service")
+            .and_then(Value::as_str)
+            .and_then(|id| services.iter().position(|s| s.id == id));
+        let category = match (obj.get("category").and_then(Value::as_str), existing) {
+            (Some(c), _) if categories.contains_key(c) => c.to_owned(),
+            (Some(c), _) => {
+                self.warn(&format!("{path}.category"), format!("unknown category {c:?}; define it under \"categories\" first; rule ignored"));
+                return;
+            }
+            (None, Some(i)) => services[i].category.clone(),
+            (None, None) => {
+                self.warn(
+                    path,
+                    "a rule needs a \"category\" (or a catalogue \"service\"); rule ignored",
+                );
+                return;
+            }
+        };
+        let service_index = match existing {
+            Some(i) if services[i].category == category => i,
+            _ => {
+                let id = match obj.get("service") {
+                    Some(v) => match self.string(v, &format!("{path}.service")) {
+                        Some(id) if is_identifier(id) => id.to_owned(),
+                        _ => format!("rule-{index}"),
+                    },
+                    None => format!("rule-{index}"),
+                };
+                let name = obj
+                    .get("name")
+                    .and_then(|n| self.names(n, &format!("{path}.name")))
+                    .unwrap_or_else(|| Names::same(&id));
+                services.push(ServiceInfo { id, category, name, tenant: None });
+                services.len() - 1
+            }
+        };
+        let patterns = match obj.get("match") {
+            Some(m) => self.strings(m, &format!("{path}.match")),
+            None => {
+                self.warn(path, "a rule needs \"match\" patterns; rule ignored");
+                Vec::new()
+            }
+        };
+        for (pattern_path, text) in patterns {
+            match Pattern::parse(&text) {
+                Ok(p) => classifier.insert(p, (service_index, RuleSource::Policy)),
+                Err(e) => self.warn(&pattern_path, format!("{e}; pattern ignored")),
+            }
+        }
+    }
+
+    fn allowlist(
+        &mut self,
+        v: &Value,
+        services: &[ServiceInfo],
+    ) -> (Matcher<()>, BTreeSet<String>) {
+        let mut matcher = Matcher::default();
+        let mut ids = BTreeSet::new();
+        if v.is_null() {
+            return (matcher, ids);
+        }
+        for (path, text) in self.strings(v, "$.allowlist") {
+            if let Some(id) = text.strip_prefix("service:") {
+                if services.iter().any(|s| s.id == id) {
+                    ids.insert(id.to_owned());
+                } else {
+                    self.warn(&path, format!("no service has id {id:?}; entry ignored"));
+                }
+                continue;
+            }
+            match Pattern::parse(&text) {
+                Ok(p) => matcher.insert(p, ()),
+                Err(e) => self.warn(&path, format!("{e}; entry ignored")),
+            }
+        }
+        (matcher, ids)
+    }
+
+    fn approvals(&mut self, v: &Value) -> (ApproverKeys, BTreeSet<String>, u32) {
+        let mut keys = ApproverKeys::default();
+        let mut revoked = BTreeSet::new();
+        let mut max_days = DEFAULT_MAX_DAYS;
+        if v.is_null() {
+            return (keys, revoked, max_days);
+        }
+        let Some(obj) = self.object(v, "$.approvals") else { return (keys, revoked, max_days) };
+        self.known_keys(obj, "$.approvals", &["keys", "revoked", "maxDays"]);
+        if let Some(list) = obj.get("keys") {
+            match list {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let path = format!("$.approvals.keys[{i}]");
+                        if let Err(e) = keys.add_jwk(item) {
+                            self.warn(&path, format!("{e}; key ignored"));
+                        }
+                    }
+                }
+                other => self.warn(
+                    "$.approvals.keys",
+                    format!("expected an array of keys, found {}", kind(other)),
+                ),
+            }
+        }
+        if let Some(list) = obj.get("revoked") {
+            revoked =
+                self.strings(list, "$.approvals.revoked").into_iter().map(|(_, s)| s).collect();
+        }
+        if let Some(days) = obj.get("maxDays") {
+            max_days = self.positive(days, "$.approvals.maxDays", 3660).unwrap_or(DEFAULT_MAX_DAYS);
+        }
+        (keys, revoked, max_days)
+    }
+
+    fn requests(&mut self, v: &Value, max_approval_days: u32) -> RequestRouting {
+        let mut routing =
+            RequestRouting { url: None, mail: None, file: true, max_days: max_approval_days };
+        if v.is_null() {
+            return routing;
+        }
+        let Some(obj) = self.object(v, "$.requests") else { return routing };
+        self.known_keys(obj, "$.requests", &["url", "mail", "file", "maxDays"]);
+        if let Some(u) = obj.get("url").and_then(|u| self.string(u, "$.requests.url")) {
+            match url::Url::parse(u) {
+                Ok(parsed) if matches!(parsed.scheme(), "https" | "http") => {
+                    routing.url = Some(parsed.to_string())
+                }
+                _ => self.warn("$.requests.url", format!("{u:?} is not an http(s) URL; ignored")),
+            }
+        }
+        if let Some(m) = obj.get("mail").and_then(|m| self.string(m, "$.requests.mail")) {
+            let plausible =
+                m.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+                    && !m.contains([' ', '?', '&', '<', '>']);
+            if plausible {
+                routing.mail = Some(m.to_owned());
+            } else {
+                self.warn("$.requests.mail", format!("{m:?} is not a mail address; ignored"));
+            }
+        }
+        if let Some(f) = obj.get("file").and_then(|f| self.boolean(f, "$.requests.file")) {
+            routing.file = f;
+        }
+        if let Some(d) =
+            obj.get("maxDays").and_then(|d| self.positive(d, "$.requests.maxDays", 3660))
+        {
+            routing.max_days = d.min(max_approval_days);
+        }
+        if routing.url.is_none() && routing.mail.is_none() && !routing.file {
+            self.warn(
+                "$.requests",
+                "no way to send a request is left; downloading a request file stays on",
+            );
+            routing.file = true;
+        }
+        routing
+    }
+
+    fn warn_settings(&mut self, v: &Value) -> u32 {
+        if v.is_null() {
+            return DEFAULT_PROCEED_MINUTES;
+        }
+        let Some(obj) = self.object(v, "$.warn") else { return DEFAULT_PROCEED_MINUTES };
+        self.known_keys(obj, "$.warn", &["proceedMinutes"]);
+        obj.get("proceedMinutes")
+            .and_then(|m| self.positive(m, "$.warn.proceedMinutes", 24 * 60))
+            .unwrap_or(DEFAULT_PROCEED_MINUTES)
+    }
+
+    fn tenants(&mut self, v: &Value) -> TenantRestrictions {
+        let mut t = TenantRestrictions::default();
+        if v.is_null() {
+            return t;
+        }
+        let base = "$.tenantRestrictions";
+        let Some(obj) = self.object(v, base) else { return t };
+        self.known_keys(obj, base, &["google", "microsoft", "slack", "dropbox"]);
+        let list = |p: &mut Self,
+                    vendor: &Map<String, Value>,
+                    key: &str,
+                    path: &str|
+         -> Vec<String> {
+            vendor
+                .get(key)
+                .map(|v| p.strings(v, &format!("{path}.{key}")))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(item_path, s)| {
+                    // Header values: reject anything that could split or extend a header.
+                    let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b',');
+                    if !ok {
+                        p.warn(&item_path, format!("{s:?} is not a tenant name or id; ignored"));
+                    }
+                    ok.then_some(s)
+                })
+                .collect()
+        };
+        let single =
+            |p: &mut Self, vendor: &Map<String, Value>, key: &str, path: &str| -> Option<String> {
+                let s = vendor.get(key).and_then(|v| p.string(v, &format!("{path}.{key}")))?;
+                let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic());
+                if !ok {
+                    p.warn(
+                        &format!("{path}.{key}"),
+                        format!("{s:?} is not a valid header value; ignored"),
+                    );
+                }
+                ok.then(|| s.to_owned())
+            };
+        if let Some(g) = obj.get("google").and_then(|g| self.object(g, &format!("{base}.google"))) {
+            let path = format!("{base}.google");
+            self.known_keys(g, &path, &["allowedDomains"]);
+            t.google_allowed_domains = list(self, g, "allowedDomains", &path);
+        }
+        if let Some(m) =
+            obj.get("microsoft").and_then(|m| self.object(m, &format!("{base}.microsoft")))
+        {
+            let path = format!("{base}.microsoft");
+            self.known_keys(m, &path, &["tenants", "context", "tenantAccessPolicy"]);
+            t.microsoft_tenants = list(self, m, "tenants", &path);
+            t.microsoft_context = single(self, m, "context", &path);
+            t.microsoft_tenant_access_policy = single(self, m, "tenantAccessPolicy", &path);
+            if !t.microsoft_tenants.is_empty() && t.microsoft_context.is_none() {
+                self.warn(&path, "\"tenants\" needs \"context\" (the directory id that sets the restriction); Microsoft ignores the header without it");
+            }
+        }
+        if let Some(s) = obj.get("slack").and_then(|s| self.object(s, &format!("{base}.slack"))) {
+            let path = format!("{base}.slack");
+            self.known_keys(s, &path, &["workspaces", "requester"]);
+            t.slack_workspaces = list(self, s, "workspaces", &path);
+            t.slack_requester = single(self, s, "requester", &path);
+        }
+        if let Some(d) = obj.get("dropbox").and_then(|d| self.object(d, &format!("{base}.dropbox")))
+        {
+            let path = format!("{base}.dropbox");
+            self.known_keys(d, &path, &["teamIds"]);
+            t.dropbox_team_ids = list(self, d, "teamIds", &path);
+        }
+        t
+    }
+
+    fn audit(&mut self, v: &Value) -> bool {
+        if v.is_null() {
+            return false;
+        }
+        let Some(obj) = self.object(v, "$.audit") else { return false };
+        self.known_keys(obj, "$.audit", &["fullUrl"]);
+        obj.get("fullUrl").and_then(|f| self.boolean(f, "$.audit.fullUrl")).unwrap_or(false)
+    }
+
+    fn block_page(&mut self, v: &Value) -> BlockPageText {
+        let mut b = BlockPageText::default();
+        if v.is_null() {
+            return b;
+        }
+        let Some(obj) = self.object(v, "$.blockPage") else { return b };
+        self.known_keys(obj, "$.blockPage", &["department", "contact", "message"]);
+        b.department = obj.get("department").and_then(|d| self.names(d, "$.blockPage.department"));
+        b.contact = obj
+            .get("contact")
+            .and_then(|c| self.string(c, "$.blockPage.contact"))
+            .map(str::to_owned);
+        b.message = obj.get("message").and_then(|m| self.names(m, "$.blockPage.message"));
+        b
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// `YYYY-MM-DD` (local midnight) or RFC 3339.
+fn parse_policy_time(s: &str) -> Option<PolicyTime> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(PolicyTime::Instant);
+    }
+    let date =
+        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    // Julian day 2440588 is 1970-01-01.
+    Some(PolicyTime::LocalDate(i64::from(date.to_julian_day()) - 2_440_588))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Parsed {
+        Policy::from_json(json).unwrap()
+    }
+
+    #[test]
+    fn default_policy_is_clean() {
+        let parsed = parse(DEFAULT_POLICY);
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+        for (id, c) in parsed.policy.categories() {
+            assert_eq!(c.mode, Mode::Block, "{id}");
+        }
+        assert_eq!(parsed.policy.categories().len(), 3);
+    }
+
+    #[test]
+    fn unusable_policies_are_errors() {
+        assert!(matches!(Policy::from_json("{"), Err(PolicyError::Json(_))));
+        assert_eq!(Policy::from_json("[]").unwrap_err(), PolicyError::NotAnObject("an array"));
+        assert_eq!(Policy::from_json("null").unwrap_err(), PolicyError::NotAnObject("null"));
+    }
+
+    #[test]
+    fn bad_entries_are_warnings_with_paths_and_fail_closed() {
+        let parsed = parse(
+            r#"{"categories": {"webmail": {"mode": "blok"}, "cloud_storage": {"mode": "warn"}},
+                "allowlist": ["mail.dept.gov.hk", 7, "a.*.b", "service:nope", "service:gmail"],
+                "colour": "blue"}"#,
+        );
+        let paths: Vec<&str> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "$.colour",
+                "$.categories.webmail.mode",
+                "$.allowlist[1]",
+                "$.allowlist[2]",
+                "$.allowlist[3]"
+            ]
+        );
+        let p = parsed.policy;
+        assert_eq!(p.category("webmail").mode, Mode::Block, "a bad mode must fall back to block");
+        assert_eq!(p.category("cloud_storage").mode, Mode::Warn);
+        assert_eq!(p.category("instant_messaging").mode, Mode::Block, "omitted categories block");
+        assert!(p.allowed_services.contains("gmail"));
+        assert_eq!(p.allowlist.len(), 1);
+    }
+
+    #[test]
+    fn policy_rules_define_services_and_win_ties() {
+        let parsed = parse(
+            r#"{"rules": [{"category": "webmail", "service": "isp-mail", "name": {"en": "ISP Mail", "zh_TW": "寬頻郵件"},
+                           "match": ["webmail.isp.example", "bad pattern"]},
+                          {"category": "nope", "match": ["x.example"]}]}"#,
+        );
+        assert_eq!(parsed.warnings.len(), 2, "{:?}", parsed.warnings);
+        let req = Request::new("https://webmail.isp.example/inbox", crate::ResourceType::MainFrame)
+            .unwrap();
+        let c = parsed.policy.classify(&req).unwrap();
+        assert_eq!((c.service.id.as_str(), c.rule_source), ("isp-mail", RuleSource::Policy));
+        assert_eq!(c.service.name.zh_tw, "寬頻郵件");
+    }
+
+    #[test]
+    fn adaptation_dates_are_local_midnight_or_instants() {
+        assert_eq!(parse_policy_time("1970-01-02"), Some(PolicyTime::LocalDate(1)));
+        assert_eq!(PolicyTime::LocalDate(1).to_ms(480), 86_400_000 - 8 * 3_600_000);
+        assert_eq!(parse_policy_time("1970-01-01T00:00:01Z"), Some(PolicyTime::Instant(1000)));
+        assert_eq!(parse_policy_time("2027-02-30"), None);
+    }
+
+    #[test]
+    fn tenant_header_values_cannot_be_injected() {
+        let parsed = parse(
+            r#"{"tenantRestrictions": {"google": {"allowedDomains": ["dept.gov.hk", "a.com,evil.com", "x\r\ny: z"]}}}"#,
+        );
+        assert_eq!(parsed.policy.tenants().google_allowed_domains, ["dept.gov.hk"]);
+        assert_eq!(parsed.warnings.len(), 2);
+    }
+}

@@ -1,0 +1,641 @@
+//! The rule compiler: policy + catalogue + context → declarativeNetRequest rules, so the browser
+//! enforces every decision itself, even while the service worker sleeps.
+//!
+//! DNR picks the highest-priority matching rule (allow beats redirect on a tie). Priorities
+//! follow pattern specificity — more labels, then a path — so the browser resolves overlaps
+//! exactly as [`crate::Policy::classify`] does: the most specific pattern wins. Output is
+//! deterministic: same input, byte-identical JSON.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::matcher::Matcher;
+use crate::pattern::Pattern;
+use crate::policy::{Mode, Policy};
+use crate::request::translate_proxy_host;
+
+/// Specificity-ordered enforcement and carve-out rules sit at `PRIORITY_BASE + specificity`.
+pub const PRIORITY_BASE: u32 = 100;
+/// The allowlist (and warn-mode "continue") outranks every categorisation.
+pub const PRIORITY_ALLOW: u32 = 1_000;
+/// `modifyHeaders` only applies above the highest matching allow rule.
+pub const PRIORITY_TENANT_HEADERS: u32 = 2_000;
+/// Domains packed into one rule's `requestDomains`.
+const DOMAINS_PER_RULE: usize = 5_000;
+/// Host/path alternatives packed into one `regexFilter` (RE2 caps a compiled regex at 2 KB).
+const PATTERNS_PER_REGEX: usize = 8;
+/// Chrome's limit on dynamic rules that redirect or modify headers.
+pub const MAX_DYNAMIC_UNSAFE_RULES: usize = 5_000;
+/// Chrome's limit on regex rules.
+pub const MAX_REGEX_RULES: usize = 1_000;
+
+/// A declarativeNetRequest rule, serialised exactly as `chrome.declarativeNetRequest` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Rule id, sequential from 1.
+    pub id: u32,
+    /// Priority (see the `PRIORITY_*` constants).
+    pub priority: u32,
+    /// What to do.
+    pub action: RuleAction,
+    /// When.
+    pub condition: Condition,
+}
+
+/// A rule action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleAction {
+    /// `redirect`, `block`, `allow` or `modifyHeaders`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// For `redirect`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Redirect>,
+    /// For `modifyHeaders`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_headers: Option<Vec<HeaderOperation>>,
+}
+
+/// A redirect target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redirect {
+    /// The block page with the original URL (`\0`) in the fragment.
+    pub regex_substitution: String,
+}
+
+/// A request header to set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderOperation {
+    /// Header name.
+    pub header: &'static str,
+    /// Always `set`.
+    pub operation: &'static str,
+    /// Header value.
+    pub value: String,
+}
+
+/// A rule condition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Hosts (and their subdomains).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_domains: Option<Vec<String>>,
+    /// An RE2 regex over the URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regex_filter: Option<String>,
+    /// Only these resource types.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_types: Option<Vec<&'static str>>,
+    /// All but these resource types.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded_resource_types: Option<Vec<&'static str>>,
+}
+
+/// Counts, for limits and for administrators.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleStats {
+    /// Rules in total.
+    pub rules: usize,
+    /// Rules that use `regexFilter` (limit 1,000).
+    pub regex_rules: usize,
+    /// Redirect and modifyHeaders rules (limit 5,000 dynamic).
+    pub unsafe_rules: usize,
+    /// Patterns enforced (redirected or blocked).
+    pub enforced_patterns: usize,
+    /// Patterns carved out of a broader enforced pattern, or allowlisted.
+    pub allowed_patterns: usize,
+}
+
+/// The compiler's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompiledRules {
+    /// Rules for `updateDynamicRules` (or a static ruleset).
+    pub rules: Vec<Rule>,
+    /// Whether the static bootstrap ruleset can be switched off once these rules are installed.
+    pub disable_bootstrap: bool,
+    /// When the decision changes by itself (adaptation date, approval start or end): recompile then.
+    pub next_change_ms: Option<i64>,
+    /// Counts.
+    pub stats: RuleStats,
+    /// Limits that were exceeded, if any (the excess falls back to the service worker's check).
+    pub overflow: Vec<String>,
+}
+
+const NAVIGATION: [&str; 2] = ["main_frame", "sub_frame"];
+
+/// Compiles the rules for `policy` under `context`. `block_page_url` is the extension's
+/// `block.html` (`chrome.runtime.getURL("block.html")`).
+pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -> CompiledRules {
+    let scope = policy.scope.evaluate(context);
+    if !scope.in_scope {
+        return CompiledRules {
+            rules: Vec::new(),
+            disable_bootstrap: true,
+            next_change_ms: None,
+            stats: RuleStats::default(),
+            overflow: Vec::new(),
+        };
+    }
+    let now = context.now_ms;
+    let approvals: Vec<_> = context.approvals.iter().filter(|a| a.in_force(policy, now)).collect();
+    let enforced_service = |index: usize| {
+        let Some(service) = policy.services.get(index) else { return true };
+        let mode = policy.category(&service.category).mode;
+        matches!(mode, Mode::Warn | Mode::Block)
+            && !policy.allowed_services.contains(&service.id)
+            && !approvals.iter().any(|a| a.covers(&service.id, &service.category))
+    };
+
+    let mut enforced = Matcher::default();
+    let mut carved = Vec::new();
+    for (pattern, &(index, _)) in policy.classifier.iter() {
+        if enforced_service(index) {
+            enforced.insert(pattern.clone(), ());
+        } else {
+            carved.push(pattern.clone());
+        }
+    }
+    // A non-enforced pattern only needs an allow rule where a broader enforced one covers it.
+    carved.retain(|p| enforced.find(p.host(), p.path().unwrap_or("/")).is_some());
+    let enforced: Vec<Pattern> = enforced.iter().map(|(p, ())| p.clone()).collect();
+
+    let mut out = Builder::default();
+    out.enforce(&enforced, block_page_url);
+    let allowlisted: Vec<Pattern> = policy.allowlist.iter().map(|(p, ())| p.clone()).collect();
+    out.allow(&carved, None);
+    out.allow(&allowlisted, Some(PRIORITY_ALLOW));
+    out.tenant_headers(policy);
+    out.stats.enforced_patterns = enforced.len();
+    out.stats.allowed_patterns = carved.len() + allowlisted.len();
+
+    let next_change_ms = next_change(policy, context, &approvals);
+    out.finish(true, next_change_ms)
+}
+
+/// The static bootstrap ruleset: the catalogue under the embedded default policy, enabled from
+/// install so that nothing loads before the first policy read completes (fail closed).
+pub fn bootstrap_rules(block_page_url: &str) -> Vec<Rule> {
+    let policy = Policy::embedded_default();
+    let enforced: Vec<Pattern> = policy.classifier.iter().map(|(p, _)| p.clone()).collect();
+    let mut out = Builder::default();
+    out.enforce(&enforced, block_page_url);
+    out.finish(false, None).rules
+}
+
+/// The session rule behind a warn-mode "continue": allow `host` (and subdomains) for a while.
+pub fn proceed_rule(id: u32, host: &str) -> Rule {
+    Rule {
+        id,
+        priority: PRIORITY_ALLOW,
+        action: RuleAction { kind: "allow", redirect: None, request_headers: None },
+        condition: Condition {
+            request_domains: Some(vec![host.to_owned()]),
+            ..Condition::default()
+        },
+    }
+}
+
+fn next_change(
+    policy: &Policy,
+    context: &Context,
+    approvals: &[&crate::token::Approval],
+) -> Option<i64> {
+    let now = context.now_ms;
+    let adaptation = policy
+        .categories
+        .values()
+        .filter_map(|c| c.adaptation_end.map(|t| t.to_ms(context.utc_offset_minutes)));
+    let approval_edges = context
+        .approvals
+        .iter()
+        .map(|a| a.not_before_ms)
+        .chain(approvals.iter().map(|a| a.expires_ms));
+    adaptation.chain(approval_edges).filter(|&t| t > now).min()
+}
+
+/// Specificity of a pattern: two points per label, one for a path.
+fn specificity(host: &str, has_path: bool) -> u32 {
+    let labels = u32::try_from(host.split('.').count()).unwrap_or(u32::MAX / 4).min(200);
+    labels * 2 + u32::from(has_path)
+}
+
+#[derive(Default)]
+struct Builder {
+    rules: Vec<Rule>,
+    stats: RuleStats,
+}
+
+impl Builder {
+    fn push(&mut self, priority: u32, action: RuleAction, condition: Condition) {
+        let id = u32::try_from(self.rules.len() + 1).unwrap_or(u32::MAX);
+        self.rules.push(Rule { id, priority, action, condition });
+    }
+
+    /// Redirect navigations to the block page and block every other request, for `patterns`.
+    fn enforce(&mut self, patterns: &[Pattern], block_page_url: &str) {
+        let redirect = RuleAction {
+            kind: "redirect",
+            redirect: Some(Redirect { regex_substitution: format!("{block_page_url}#\\0") }),
+            request_headers: None,
+        };
+        let block = RuleAction { kind: "block", redirect: None, request_headers: None };
+        for (priority, group) in group_by_priority(patterns, true) {
+            for (domains, regex) in group.conditions() {
+                let nav = Condition {
+                    request_domains: domains.clone(),
+                    regex_filter: Some(regex.clone().unwrap_or_else(|| "^.+$".into())),
+                    resource_types: Some(NAVIGATION.to_vec()),
+                    ..Condition::default()
+                };
+                self.push(priority, redirect.clone(), nav);
+                let rest = Condition {
+                    request_domains: domains,
+                    regex_filter: regex,
+                    excluded_resource_types: Some(NAVIGATION.to_vec()),
+                    ..Condition::default()
+                };
+                self.push(priority, block.clone(), rest);
+            }
+        }
+    }
+
+    /// Allow `patterns`, at their specificity or at a fixed priority.
+    fn allow(&mut self, patterns: &[Pattern], fixed: Option<u32>) {
+        let allow = RuleAction { kind: "allow", redirect: None, request_headers: None };
+        let mut groups = group_by_priority(patterns, false);
+        if let Some(priority) = fixed {
+            let mut merged = Group::default();
+            for (_, g) in std::mem::take(&mut groups) {
+                merged.domains.extend(g.domains);
+                merged.regexes.extend(g.regexes);
+            }
+            groups.insert(priority, merged);
+        }
+        for (priority, group) in groups {
+            for (domains, regex) in group.conditions() {
+                self.push(
+                    priority,
+                    allow.clone(),
+                    Condition {
+                        request_domains: domains,
+                        regex_filter: regex,
+                        ..Condition::default()
+                    },
+                );
+            }
+        }
+    }
+
+    fn tenant_headers(&mut self, policy: &Policy) {
+        let t = &policy.tenants;
+        let mut rule = |domains: &[&str], headers: Vec<HeaderOperation>| {
+            if headers.is_empty() {
+                return;
+            }
+            let action = RuleAction {
+                kind: "modifyHeaders",
+                redirect: None,
+                request_headers: Some(headers),
+            };
+            let condition = Condition {
+                request_domains: Some(domains.iter().map(|d| (*d).to_owned()).collect()),
+                ..Condition::default()
+            };
+            self.push(PRIORITY_TENANT_HEADERS, action, condition);
+        };
+        let set = |header: &'static str, value: String| HeaderOperation {
+            header,
+            operation: "set",
+            value,
+        };
+        if !t.google_allowed_domains.is_empty() {
+            rule(
+                &["google.com"],
+                vec![set("X-GoogApps-Allowed-Domains", t.google_allowed_domains.join(","))],
+            );
+        }
+        let mut microsoft = Vec::new();
+        if !t.microsoft_tenants.is_empty() {
+            microsoft.push(set("Restrict-Access-To-Tenants", t.microsoft_tenants.join(",")));
+            if let Some(context) = &t.microsoft_context {
+                microsoft.push(set("Restrict-Access-Context", context.clone()));
+            }
+        }
+        if let Some(v2) = &t.microsoft_tenant_access_policy {
+            microsoft.push(set("sec-Restrict-Tenant-Access-Policy", v2.clone()));
+        }
+        rule(
+            &[
+                "login.microsoftonline.com",
+                "login.microsoft.com",
+                "login.windows.net",
+                "login.live.com",
+            ],
+            microsoft,
+        );
+        if !t.slack_workspaces.is_empty() {
+            let mut headers = vec![set("X-Slack-Allowed-Workspaces", t.slack_workspaces.join(","))];
+            if let Some(requester) = &t.slack_requester {
+                headers.push(set("X-Slack-Allowed-Workspaces-Requester", requester.clone()));
+            }
+            rule(&["slack.com"], headers);
+        }
+        if !t.dropbox_team_ids.is_empty() {
+            rule(
+                &["dropbox.com", "dropboxapi.com"],
+                vec![set("X-Dropbox-allowed-Team-Ids", t.dropbox_team_ids.join(","))],
+            );
+        }
+    }
+
+    fn finish(mut self, disable_bootstrap: bool, next_change_ms: Option<i64>) -> CompiledRules {
+        self.stats.rules = self.rules.len();
+        self.stats.regex_rules =
+            self.rules.iter().filter(|r| r.condition.regex_filter.is_some()).count();
+        self.stats.unsafe_rules = self
+            .rules
+            .iter()
+            .filter(|r| matches!(r.action.kind, "redirect" | "modifyHeaders"))
+            .count();
+        let mut overflow = Vec::new();
+        if self.stats.regex_rules > MAX_REGEX_RULES {
+            overflow.push(format!(
+                "{} regex rules exceed Chrome's {MAX_REGEX_RULES}",
+                self.stats.regex_rules
+            ));
+        }
+        if self.stats.unsafe_rules > MAX_DYNAMIC_UNSAFE_RULES {
+            overflow.push(format!(
+                "{} redirect/header rules exceed Chrome's {MAX_DYNAMIC_UNSAFE_RULES}",
+                self.stats.unsafe_rules
+            ));
+        }
+        CompiledRules {
+            rules: self.rules,
+            disable_bootstrap,
+            next_change_ms,
+            stats: self.stats,
+            overflow,
+        }
+    }
+}
+
+/// Patterns of one priority: plain host patterns pack into `requestDomains`; exact hosts and
+/// paths need a regex each (packed a few to a rule, narrowed by `requestDomains`).
+#[derive(Default)]
+struct Group {
+    domains: Vec<String>,
+    regexes: Vec<(String, String)>,
+}
+
+impl Group {
+    fn conditions(self) -> Vec<(Option<Vec<String>>, Option<String>)> {
+        let mut out: Vec<_> =
+            self.domains.chunks(DOMAINS_PER_RULE).map(|c| (Some(c.to_vec()), None)).collect();
+        for chunk in self.regexes.chunks(PATTERNS_PER_REGEX) {
+            let mut hosts: Vec<String> = chunk.iter().map(|(h, _)| h.clone()).collect();
+            hosts.sort();
+            hosts.dedup();
+            let alternatives: Vec<&str> = chunk.iter().map(|(_, r)| r.as_str()).collect();
+            let regex = format!("^[a-z]+://(?:[^/?#@]*@)?(?:{})", alternatives.join("|"));
+            out.push((Some(hosts), Some(regex)));
+        }
+        out
+    }
+}
+
+fn group_by_priority(patterns: &[Pattern], with_proxies: bool) -> BTreeMap<u32, Group> {
+    let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
+    for p in patterns {
+        let priority = PRIORITY_BASE + specificity(p.host(), p.path().is_some());
+        let group = groups.entry(priority).or_default();
+        if !p.is_exact() && p.path().is_none() {
+            group.domains.push(p.host().to_owned());
+        } else {
+            group.regexes.push((p.host().to_owned(), pattern_regex(p)));
+        }
+        if with_proxies && p.path().is_none() && !p.is_exact() {
+            // The translate proxy re-hosts the site itself (not its subdomains) under one label.
+            let proxied = translate_proxy_host(p.host());
+            let priority = PRIORITY_BASE + specificity(&proxied, false);
+            groups.entry(priority).or_default().domains.push(proxied);
+        }
+    }
+    for g in groups.values_mut() {
+        g.domains.sort();
+        g.domains.dedup();
+        g.regexes.sort();
+        g.regexes.dedup();
+    }
+    groups
+}
+
+/// The RE2 fragment after `scheme://[userinfo@]` that matches one pattern.
+fn pattern_regex(p: &Pattern) -> String {
+    let host = regex_escape(p.host());
+    let subdomains = if p.is_exact() { "" } else { "(?:[^./?#:@]+\\.)*" };
+    let path = match p.path() {
+        // The boundary is DNR's `^` separator, like `pattern::path_within`.
+        Some(path) => format!("{}(?:[^a-zA-Z0-9_.%-].*)?$", regex_escape(path)),
+        None => "(?:[/?#].*)?$".to_owned(),
+    };
+    format!("{subdomains}{host}(?::[0-9]+)?{path}")
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::{Request, ResourceType};
+    use crate::token::tests::{alice, claims, sign, signing_key, NOW};
+    use serde_json::json;
+
+    const BLOCK: &str = "chrome-extension://abc/block.html";
+
+    fn compile(policy: &str, ctx: &Context) -> CompiledRules {
+        compile_rules(&Policy::from_json(policy).unwrap().policy, ctx, BLOCK)
+    }
+
+    /// Hosts a rule of `kind` covers whole (not narrowed by a path or exact-host regex).
+    fn domains_with(rules: &[Rule], kind: &str) -> Vec<String> {
+        rules
+            .iter()
+            .filter(|r| r.action.kind == kind)
+            .filter(|r| r.condition.regex_filter.as_deref().is_none_or(|re| re == "^.+$"))
+            .flat_map(|r| r.condition.request_domains.clone().unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn default_policy_redirects_and_blocks_the_catalogue() {
+        let out = compile("{}", &Context::default());
+        assert!(out.overflow.is_empty());
+        let redirected = domains_with(&out.rules, "redirect");
+        assert!(redirected.contains(&"mail.google.com".to_owned()));
+        assert!(redirected.contains(&"mail-google-com.translate.goog".to_owned()));
+        assert!(domains_with(&out.rules, "block").contains(&"mail.google.com".to_owned()));
+        let first = &out.rules[0];
+        assert_eq!(
+            first.action.redirect.as_ref().unwrap().regex_substitution,
+            format!("{BLOCK}#\\0")
+        );
+        assert_eq!(first.condition.resource_types.as_deref(), Some(&NAVIGATION[..]));
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let policy = r#"{"allowlist": ["mail.dept.example"], "rules": [{"category": "webmail", "match": ["b.example", "a.example", "=c.example", "d.example/x"]}]}"#;
+        let a = serde_json::to_string(&compile(policy, &Context::default())).unwrap();
+        let b = serde_json::to_string(&compile(policy, &Context::default())).unwrap();
+        assert_eq!(a, b);
+        let ids: Vec<u32> =
+            compile(policy, &Context::default()).rules.iter().map(|r| r.id).collect();
+        assert_eq!(ids, (1..=u32::try_from(ids.len()).unwrap()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn modes_out_of_scope_and_allowlist() {
+        let monitor =
+            compile(r#"{"categories": {"webmail": {"mode": "monitor"}}}"#, &Context::default());
+        assert!(!domains_with(&monitor.rules, "redirect").contains(&"mail.google.com".to_owned()));
+        let scoped = compile(
+            r#"{"scope": {"joinedDomains": ["corp.example"]}}"#,
+            &Context { identity: Some(crate::Identity::default()), ..Context::default() },
+        );
+        assert!(scoped.rules.is_empty() && scoped.disable_bootstrap);
+        let allow = compile(
+            r#"{"allowlist": ["=mail.dept.example", "drive.dept.example"]}"#,
+            &Context::default(),
+        );
+        let allow_rules: Vec<&Rule> =
+            allow.rules.iter().filter(|r| r.action.kind == "allow").collect();
+        assert!(allow_rules.iter().all(|r| r.priority == PRIORITY_ALLOW));
+        assert_eq!(domains_with(&allow.rules, "allow"), ["drive.dept.example"]);
+        let exact = allow_rules.iter().find(|r| r.condition.regex_filter.is_some()).unwrap();
+        assert_eq!(
+            exact.condition.request_domains.as_deref(),
+            Some(&["mail.dept.example".to_owned()][..])
+        );
+        assert!(exact
+            .condition
+            .regex_filter
+            .as_deref()
+            .unwrap()
+            .contains("(?:mail\\.dept\\.example(?::[0-9]+)?"));
+    }
+
+    #[test]
+    fn carve_outs_outrank_the_broader_block() {
+        let out = compile(
+            r#"{"categories": {"extra": {"mode": "monitor"}},
+                "rules": [{"category": "webmail", "match": ["portal.example"]},
+                          {"category": "extra", "match": ["ok.portal.example"]}]}"#,
+            &Context::default(),
+        );
+        let block = out
+            .rules
+            .iter()
+            .find(|r| {
+                r.action.kind == "redirect"
+                    && r.condition
+                        .request_domains
+                        .as_ref()
+                        .is_some_and(|d| d.contains(&"portal.example".into()))
+            })
+            .unwrap();
+        let allow = out.rules.iter().find(|r| r.action.kind == "allow").unwrap();
+        assert_eq!(
+            allow.condition.request_domains.as_deref(),
+            Some(&["ok.portal.example".to_owned()][..])
+        );
+        assert!(allow.priority > block.priority);
+    }
+
+    #[test]
+    fn approvals_remove_their_services_and_schedule_expiry() {
+        let policy_json =
+            json!({"approvals": {"keys": [crate::token::tests::jwk("dept-1", &signing_key(1))]}})
+                .to_string();
+        let policy = Policy::from_json(&policy_json).unwrap().policy;
+        let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &claims(), &signing_key(1));
+        let approval =
+            crate::verify_approval(&policy, &token, Some(&alice()), NOW, "user").unwrap();
+        let ctx = Context { now_ms: NOW, approvals: vec![approval.clone()], ..Context::default() };
+        let out = compile_rules(&policy, &ctx, BLOCK);
+        assert!(!domains_with(&out.rules, "redirect").contains(&"mail.google.com".to_owned()));
+        assert!(domains_with(&out.rules, "redirect").contains(&"drive.google.com".to_owned()));
+        assert_eq!(out.next_change_ms, Some(approval.expires_ms));
+    }
+
+    #[test]
+    fn path_and_exact_regexes_agree_with_the_classifier() {
+        let p = Pattern::parse("www.facebook.com/messages").unwrap();
+        let re = pattern_regex(&p);
+        assert_eq!(
+            re,
+            "(?:[^./?#:@]+\\.)*www\\.facebook\\.com(?::[0-9]+)?/messages(?:[^a-zA-Z0-9_.%-].*)?$"
+        );
+        let exact = pattern_regex(&Pattern::parse("=web.example.com").unwrap());
+        assert!(exact.starts_with("web\\.example\\.com"));
+        // The classifier agrees on the boundary cases the regex encodes.
+        let policy = Policy::from_json(r#"{"rules": [{"category": "instant_messaging", "match": ["www.facebook.com/messages"]}]}"#).unwrap().policy;
+        let hit = |u| policy.classify(&Request::new(u, ResourceType::MainFrame).unwrap()).is_some();
+        assert!(hit("https://www.facebook.com/messages/t/1"));
+        assert!(!hit("https://www.facebook.com/messagesx"));
+    }
+
+    #[test]
+    fn tenant_headers_outrank_allow_rules() {
+        let out = compile(
+            r#"{"allowlist": ["mail.google.com"], "tenantRestrictions": {"google": {"allowedDomains": ["dept.gov.hk"]},
+                "microsoft": {"tenants": ["dept.onmicrosoft.com"], "context": "0000-1111"}}}"#,
+            &Context::default(),
+        );
+        let headers: Vec<&Rule> =
+            out.rules.iter().filter(|r| r.action.kind == "modifyHeaders").collect();
+        assert_eq!(headers.len(), 2);
+        assert!(headers.iter().all(|r| r.priority > PRIORITY_ALLOW));
+        let values: Vec<String> = headers
+            .iter()
+            .flat_map(|r| r.action.request_headers.clone().unwrap())
+            .map(|h| format!("{}: {}", h.header, h.value))
+            .collect();
+        assert_eq!(
+            values,
+            [
+                "X-GoogApps-Allowed-Domains: dept.gov.hk",
+                "Restrict-Access-To-Tenants: dept.onmicrosoft.com",
+                "Restrict-Access-Context: 0000-1111"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hundred_thousand_extra_hosts_fit_chromes_limits() {
+        let hosts: Vec<String> =
+            (0..100_000).map(|i| format!("host{i}.example{}.com", i % 7)).collect();
+        let policy = json!({"rules": [{"category": "webmail", "match": hosts}]}).to_string();
+        let out = compile(&policy, &Context::default());
+        assert!(out.overflow.is_empty(), "{:?}", out.overflow);
+        assert!(out.stats.unsafe_rules <= MAX_DYNAMIC_UNSAFE_RULES);
+        assert!(out.stats.regex_rules <= MAX_REGEX_RULES);
+        assert!(out.stats.enforced_patterns >= 100_000);
+    }
+}

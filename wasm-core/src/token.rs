@@ -1,0 +1,497 @@
+//! Approval tokens: JWS compact, EdDSA over Ed25519 (RFC 7515, RFC 8037), verified offline
+//! against the approver keys the policy carries. Every way to fail has its own reason code.
+
+use std::collections::BTreeMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::context::Identity;
+use crate::policy::Policy;
+
+/// Tokens larger than this are rejected before any decoding.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Allowed clock difference between the approver's machine and the desk, in milliseconds.
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// An approval that verified: who may use what, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// The token's unique id (`jti`), the handle for revocation.
+    pub id: String,
+    /// The approver key id.
+    pub issuer: String,
+    /// The approver's name, if the token states it.
+    #[serde(default)]
+    pub approver: Option<String>,
+    /// The user principal it was issued to.
+    pub subject: String,
+    /// The machine it is bound to, if any.
+    #[serde(default)]
+    pub machine: Option<String>,
+    /// Service ids it covers.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Category ids it covers (every service in them).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// The business purpose stated in the request.
+    #[serde(default)]
+    pub purpose: String,
+    /// The request id it answers.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Valid from (ms).
+    pub not_before_ms: i64,
+    /// Valid until (ms).
+    pub expires_ms: i64,
+    /// Where the token was found (`machine`, `user`, `policy` …), as the caller reported it.
+    #[serde(default)]
+    pub source: String,
+}
+
+impl Approval {
+    /// Whether it covers a service of a category.
+    pub fn covers(&self, service_id: &str, category: &str) -> bool {
+        self.services.iter().any(|s| s == service_id)
+            || self.categories.iter().any(|c| c == category)
+    }
+
+    /// Whether it is in force at `now_ms` under `policy` (window, key still trusted, not revoked).
+    pub fn in_force(&self, policy: &Policy, now_ms: i64) -> bool {
+        self.not_before_ms <= now_ms + CLOCK_SKEW_MS
+            && now_ms < self.expires_ms
+            && policy.approver_keys.contains(&self.issuer)
+            && !policy.revoked.contains(&self.id)
+    }
+}
+
+/// Why a token was rejected. The `code` is stable and shown to users and in audit events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenRejection {
+    /// Not a JWS compact string, or its parts do not decode.
+    #[error("not an approval token: {0}")]
+    Malformed(String),
+    /// Larger than any genuine token.
+    #[error("token of {0} bytes exceeds the {MAX_TOKEN_BYTES}-byte limit")]
+    Oversize(usize),
+    /// `alg` is not `EdDSA` (this includes `none` and HMAC/RSA algorithms).
+    #[error("algorithm {0:?} is not accepted; approvals are signed with EdDSA (Ed25519)")]
+    UnsupportedAlgorithm(String),
+    /// No approver key with this id is in the policy.
+    #[error("approver key {0:?} is not trusted by this policy")]
+    UnknownKey(String),
+    /// The signature does not verify.
+    #[error("signature does not verify: the token was altered or signed by another key")]
+    BadSignature,
+    /// `nbf` is in the future.
+    #[error("not valid until {0} (ms since epoch)")]
+    NotYetValid(i64),
+    /// `exp` has passed.
+    #[error("expired at {0} (ms since epoch)")]
+    Expired(i64),
+    /// Longer than the policy allows.
+    #[error("valid for {days} days, longer than the {max} days the policy allows")]
+    TooLong {
+        /// The token's length in days.
+        days: i64,
+        /// The policy's cap.
+        max: u32,
+    },
+    /// Issued to someone else.
+    #[error("issued to {0}, not to the signed-in user")]
+    OtherUser(String),
+    /// Bound to another machine.
+    #[error("bound to machine {0}, not this one")]
+    OtherMachine(String),
+    /// The signed-in user is unknown (native host unavailable), so nothing can be matched.
+    #[error("the signed-in user could not be determined, so the approval cannot be matched")]
+    IdentityUnknown,
+    /// On the policy's revocation list.
+    #[error("approval {0} has been revoked")]
+    Revoked(String),
+    /// The token names no service or category.
+    #[error("approval names no service or category")]
+    NothingApproved,
+    /// A well-formed, valid approval that does not cover the service asked about.
+    #[error("approval does not cover {0}")]
+    ServiceNotCovered(String),
+}
+
+impl TokenRejection {
+    /// The stable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed(_) => "malformed",
+            Self::Oversize(_) => "oversize",
+            Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+            Self::UnknownKey(_) => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::NotYetValid(_) => "not_yet_valid",
+            Self::Expired(_) => "expired",
+            Self::TooLong { .. } => "too_long",
+            Self::OtherUser(_) => "other_user",
+            Self::OtherMachine(_) => "other_machine",
+            Self::IdentityUnknown => "identity_unknown",
+            Self::Revoked(_) => "revoked",
+            Self::NothingApproved => "nothing_approved",
+            Self::ServiceNotCovered(_) => "service_not_covered",
+        }
+    }
+}
+
+/// A policy key that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not an Ed25519 OKP JWK with `kid` and `x`.
+    #[error("expected an Ed25519 public JWK {{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":…,\"x\":…}}: {0}")]
+    NotAJwk(String),
+    /// `x` is not a valid Ed25519 public key.
+    #[error("\"x\" is not a valid Ed25519 public key")]
+    BadKey,
+    /// A private key (`d`) was pasted into the policy.
+    #[error("the JWK contains a private key (\"d\"); put only the public part in the policy")]
+    PrivateKey,
+    /// Two keys share a `kid`.
+    #[error("key id {0:?} appears twice")]
+    Duplicate(String),
+}
+
+/// The approver public keys, by key id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApproverKeys(BTreeMap<String, VerifyingKey>);
+
+impl ApproverKeys {
+    /// Adds a public JWK (RFC 8037 OKP, Ed25519).
+    pub fn add_jwk(&mut self, jwk: &Value) -> Result<(), KeyError> {
+        let field = |k: &str| jwk.get(k).and_then(Value::as_str);
+        if jwk.get("d").is_some() {
+            return Err(KeyError::PrivateKey);
+        }
+        if field("kty") != Some("OKP") || field("crv") != Some("Ed25519") {
+            return Err(KeyError::NotAJwk("kty must be \"OKP\" and crv \"Ed25519\"".into()));
+        }
+        let kid = field("kid")
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| KeyError::NotAJwk("missing \"kid\"".into()))?;
+        let x = field("x").ok_or_else(|| KeyError::NotAJwk("missing \"x\"".into()))?;
+        let bytes: [u8; 32] = URL_SAFE_NO_PAD
+            .decode(x)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(KeyError::BadKey)?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::BadKey)?;
+        if key.is_weak() {
+            return Err(KeyError::BadKey);
+        }
+        if self.0.insert(kid.to_owned(), key).is_some() {
+            return Err(KeyError::Duplicate(kid.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Whether a key id is trusted.
+    pub fn contains(&self, kid: &str) -> bool {
+        self.0.contains_key(kid)
+    }
+
+    /// The trusted key ids.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<Value>,
+}
+
+/// The token claims. Unknown claims are ignored (JWT practice); known ones must have the
+/// right types, or the token is malformed.
+#[derive(Deserialize)]
+struct Claims {
+    #[serde(default)]
+    iss: Option<String>,
+    sub: String,
+    jti: String,
+    exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
+    machine: Option<String>,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    categories: Vec<String>,
+    #[serde(default)]
+    purpose: String,
+    #[serde(default)]
+    req: Option<String>,
+    #[serde(default)]
+    approver: Option<String>,
+}
+
+/// Verifies one token for `identity` at `now_ms`. `source` is carried into the approval.
+pub fn verify_approval(
+    policy: &Policy,
+    token: &str,
+    identity: Option<&Identity>,
+    now_ms: i64,
+    source: &str,
+) -> Result<Approval, TokenRejection> {
+    let token = token.trim();
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenRejection::Oversize(token.len()));
+    }
+    let mut parts = token.split('.');
+    let (Some(h64), Some(p64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenRejection::Malformed(
+            "expected three dot-separated parts (JWS compact)".into(),
+        ));
+    };
+    let header: Header = decode_json(h64, "header")?;
+    if header.alg != "EdDSA" {
+        return Err(TokenRejection::UnsupportedAlgorithm(header.alg));
+    }
+    if header.crit.is_some() {
+        return Err(TokenRejection::Malformed(
+            "\"crit\" header extensions are not supported".into(),
+        ));
+    }
+    let kid =
+        header.kid.ok_or_else(|| TokenRejection::Malformed("header has no \"kid\"".into()))?;
+    let key =
+        policy.approver_keys.0.get(&kid).ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(s64)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(TokenRejection::BadSignature)?;
+    key.verify_strict(format!("{h64}.{p64}").as_bytes(), &Signature::from_bytes(&signature))
+        .map_err(|_| TokenRejection::BadSignature)?;
+
+    // Only signed content from here on.
+    let claims: Claims = decode_json(p64, "claims")?;
+    if claims.iss.as_deref().is_some_and(|iss| iss != kid) {
+        return Err(TokenRejection::Malformed(
+            "\"iss\" does not match the header's \"kid\"".into(),
+        ));
+    }
+    if claims.jti.is_empty() || claims.sub.is_empty() {
+        return Err(TokenRejection::Malformed("\"jti\" and \"sub\" must not be empty".into()));
+    }
+    let seconds = |s: i64| s.saturating_mul(1000);
+    let not_before_ms = seconds(claims.nbf.or(claims.iat).unwrap_or(i64::MIN / 1000));
+    let expires_ms = seconds(claims.exp);
+    if policy.revoked.contains(&claims.jti) {
+        return Err(TokenRejection::Revoked(claims.jti));
+    }
+    if now_ms >= expires_ms {
+        return Err(TokenRejection::Expired(expires_ms));
+    }
+    if not_before_ms > now_ms + CLOCK_SKEW_MS {
+        return Err(TokenRejection::NotYetValid(not_before_ms));
+    }
+    let start = seconds(
+        claims
+            .nbf
+            .or(claims.iat)
+            .ok_or_else(|| TokenRejection::Malformed("needs \"nbf\" or \"iat\"".into()))?,
+    );
+    let days = (expires_ms - start).saturating_add(86_399_999).div_euclid(86_400_000);
+    if days > i64::from(policy.max_approval_days) {
+        return Err(TokenRejection::TooLong { days, max: policy.max_approval_days });
+    }
+    if claims.services.is_empty() && claims.categories.is_empty() {
+        return Err(TokenRejection::NothingApproved);
+    }
+    let identity = identity.ok_or(TokenRejection::IdentityUnknown)?;
+    if !same_principal(identity, &claims.sub) {
+        return Err(TokenRejection::OtherUser(claims.sub));
+    }
+    if let Some(machine) = &claims.machine {
+        let here = [Some(identity.machine.as_str()), identity.fqdn.as_deref()];
+        if !here.into_iter().flatten().any(|m| !m.is_empty() && m.eq_ignore_ascii_case(machine)) {
+            return Err(TokenRejection::OtherMachine(machine.clone()));
+        }
+    }
+    Ok(Approval {
+        id: claims.jti,
+        issuer: kid,
+        approver: claims.approver,
+        subject: claims.sub,
+        machine: claims.machine,
+        services: claims.services,
+        categories: claims.categories,
+        purpose: claims.purpose,
+        request_id: claims.req,
+        not_before_ms,
+        expires_ms,
+        source: source.to_owned(),
+    })
+}
+
+/// AD compares principals case-insensitively (`alice@corp.example` is `ALICE@CORP.EXAMPLE`);
+/// a different spelling (`CORP\alice`) is a different principal here, never a fuzzy match.
+fn same_principal(identity: &Identity, subject: &str) -> bool {
+    identity.principal.as_deref().is_some_and(|p| !p.is_empty() && p.eq_ignore_ascii_case(subject))
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(
+    part: &str,
+    what: &str,
+) -> Result<T, TokenRejection> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| TokenRejection::Malformed(format!("{what} is not base64url")))?;
+    serde_json::from_slice(&bytes).map_err(|e| TokenRejection::Malformed(format!("{what}: {e}")))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+    use serde_json::json;
+
+    pub(crate) const NOW: i64 = 1_800_000_000_000;
+
+    pub(crate) fn signing_key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    pub(crate) fn jwk(kid: &str, key: &SigningKey) -> Value {
+        json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes())})
+    }
+
+    pub(crate) fn sign(header: &Value, claims: &Value, key: &SigningKey) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let sig = key.sign(format!("{h}.{p}").as_bytes());
+        format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+    }
+
+    pub(crate) fn claims() -> Value {
+        json!({"iss": "dept-1", "sub": "alice@corp.example", "jti": "a1", "iat": NOW / 1000 - 60,
+               "exp": NOW / 1000 + 86_400, "services": ["gmail"], "purpose": "liaison"})
+    }
+
+    pub(crate) fn policy() -> Policy {
+        let json = json!({"approvals": {"keys": [jwk("dept-1", &signing_key(1))], "revoked": ["gone"], "maxDays": 30}});
+        Policy::from_json(&json.to_string()).unwrap().policy
+    }
+
+    pub(crate) fn alice() -> Identity {
+        Identity {
+            principal: Some("alice@CORP.EXAMPLE".into()),
+            machine: "WS01".into(),
+            ..Identity::default()
+        }
+    }
+
+    fn verify(token: &str) -> Result<Approval, TokenRejection> {
+        verify_approval(&policy(), token, Some(&alice()), NOW, "user")
+    }
+
+    fn header() -> Value {
+        json!({"alg": "EdDSA", "kid": "dept-1", "typ": "JWT"})
+    }
+
+    fn with(claim: &str, value: Value) -> Value {
+        let mut c = claims();
+        c[claim] = value;
+        c
+    }
+
+    #[test]
+    fn a_good_token_verifies() {
+        let a = verify(&sign(&header(), &claims(), &signing_key(1))).unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.subject.as_str(), a.source.as_str()),
+            ("a1", "alice@corp.example", "user")
+        );
+        assert!(a.covers("gmail", "webmail") && !a.covers("dropbox", "cloud_storage"));
+        assert!(a.in_force(&policy(), NOW));
+        assert!(!a.in_force(&policy(), a.expires_ms));
+    }
+
+    #[test]
+    fn every_rejection_has_its_own_code() {
+        let k1 = signing_key(1);
+        let cases: Vec<(String, &str)> = vec![
+            ("x".repeat(MAX_TOKEN_BYTES + 1), "oversize"),
+            ("a.b".into(), "malformed"),
+            ("!!.b.c".into(), "malformed"),
+            (
+                sign(&json!({"alg": "none", "kid": "dept-1"}), &claims(), &k1),
+                "unsupported_algorithm",
+            ),
+            (
+                sign(&json!({"alg": "HS256", "kid": "dept-1"}), &claims(), &k1),
+                "unsupported_algorithm",
+            ),
+            (sign(&json!({"alg": "EdDSA", "kid": "other"}), &claims(), &k1), "unknown_key"),
+            (sign(&header(), &claims(), &signing_key(2)), "bad_signature"),
+            (sign(&header(), &with("nbf", json!(NOW / 1000 + 3600)), &k1), "not_yet_valid"),
+            (sign(&header(), &with("exp", json!(NOW / 1000 - 1)), &k1), "expired"),
+            (sign(&header(), &with("exp", json!(NOW / 1000 + 40 * 86_400)), &k1), "too_long"),
+            (sign(&header(), &with("sub", json!("bob@corp.example")), &k1), "other_user"),
+            (sign(&header(), &with("sub", json!("CORP\\alice")), &k1), "other_user"),
+            (sign(&header(), &with("machine", json!("WS02")), &k1), "other_machine"),
+            (sign(&header(), &with("jti", json!("gone")), &k1), "revoked"),
+            (sign(&header(), &with("services", json!([])), &k1), "nothing_approved"),
+            (sign(&header(), &with("exp", json!("tomorrow")), &k1), "malformed"),
+            (sign(&header(), &with("iss", json!("dept-2")), &k1), "malformed"),
+        ];
+        for (token, code) in &cases {
+            let got = verify(token).map(|a| a.id).map_err(|e| e.code());
+            assert_eq!(got, Err(*code), "token {:.60}…", token);
+        }
+        assert_eq!(cases.len(), 17);
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let token = sign(&header(), &claims(), &signing_key(1));
+        let (hp, sig) = token.rsplit_once('.').unwrap();
+        let (h, _) = hp.split_once('.').unwrap();
+        let edited =
+            URL_SAFE_NO_PAD.encode(with("services", json!(["gmail", "dropbox"])).to_string());
+        assert_eq!(verify(&format!("{h}.{edited}.{sig}")).unwrap_err().code(), "bad_signature");
+        assert_eq!(verify(&format!("{hp}.{}", &sig[..40])).unwrap_err().code(), "bad_signature");
+        assert_eq!(
+            verify_approval(&policy(), &token, None, NOW, "user").unwrap_err().code(),
+            "identity_unknown"
+        );
+    }
+
+    #[test]
+    fn bad_policy_keys_are_specific() {
+        let mut keys = ApproverKeys::default();
+        assert_eq!(
+            keys.add_jwk(&json!({"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": "AAAA"})),
+            Err(KeyError::BadKey)
+        );
+        assert_eq!(
+            keys.add_jwk(&json!({"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": "", "d": "x"})),
+            Err(KeyError::PrivateKey)
+        );
+        assert!(matches!(keys.add_jwk(&json!({"kty": "RSA"})), Err(KeyError::NotAJwk(_))));
+        let good = jwk("k", &signing_key(3));
+        assert_eq!(keys.add_jwk(&good), Ok(()));
+        assert_eq!(keys.add_jwk(&good), Err(KeyError::Duplicate("k".into())));
+    }
+}
