@@ -1,0 +1,610 @@
+// Gatehouse service worker.
+//
+// Enforcement lives in declarativeNetRequest rules, which the browser applies whether or not this
+// worker runs: the static `bootstrap` ruleset from install on, then the dynamic rules compiled by
+// wasm-core from policy + identity + network facts + approvals. This worker keeps those rules
+// current, explains decisions to the block and status pages, writes the audit trail through the
+// native host, and redirects any main-frame navigation that a rule missed.
+//
+// Shape (after uBlock Origin Lite's background.js): every listener is registered synchronously
+// below, before any await, so that an event which woke the worker is not lost; each listener
+// waits on the one readiness promise `ready`; work that changes state runs one task at a time
+// through `serial`. No top-level await: a module worker that awaits at top level never runs.
+
+import init, { Engine } from './wasm/gatehouse_core.js';
+import { alarms, dnr, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
+import { createHostClient } from './js/host.js';
+import { loadPolicy } from './js/policy.js';
+import { installRules } from './js/rules.js';
+
+const ALARM = Object.freeze({
+  network: 'gatehouse.network',
+  recompile: 'gatehouse.recompile',
+  hostRetry: 'gatehouse.hostRetry',
+  proceedPrefix: 'gatehouse.proceed.',
+});
+/** How often network facts and approval tokens are re-read from the host. */
+const NETWORK_REFRESH_MINUTES = 5;
+/** How soon to try the host again after it went away (alarms cannot fire sooner than 30 s). */
+const HOST_RETRY_MINUTES = 1;
+/** The first request to the host also starts it: allow for a cold process start. */
+const HOST_HELLO_TIMEOUT_MS = 4000;
+const AUDIT_QUEUE_MAX = 500;
+const RECENT_EVENTS_MAX = 50;
+const MIN_PROCEED_REASON = 5;
+const MIN_JUSTIFICATION = 10;
+const MAX_TEXT = 2000;
+const PROCEEDS_KEY = 'gatehouse.proceeds';
+const AUDIT_QUEUE_KEY = 'gatehouse.auditQueue';
+const RECENT_KEY = 'gatehouse.recentEvents';
+const BLOCK_PAGE = chrome.runtime.getURL('block.html');
+
+/** Everything derived at run time; reset piecewise, never replaced. */
+const state = {
+  startedMs: Date.now(),
+  readyMs: null,
+  engineError: null,
+  policy: null, // {engine, source, error, savedMs, warnings}
+  host: { status: 'unknown', hello: null, error: null, checkedMs: null },
+  identity: null,
+  network: null,
+  tokens: [], // [{token, source, file}] as the host read them
+  problems: [], // folders or files the host could not read
+  approvals: [], // verifyApprovals results with ok: true
+  rejected: [], // verifyApprovals results with ok: false
+  compiled: null,
+  prediction: null,
+};
+
+const host = createHostClient({ onDisconnect: onHostLost });
+
+// ---- listeners: synchronous, top level ------------------------------------------------------
+
+chrome.runtime.onInstalled.addListener(() => whenReady('installed', () => recompile('installed')));
+// Without a listener here the worker would not start with the browser (see BROWSER-TESTING.md);
+// the start itself is the module evaluation below.
+chrome.runtime.onStartup.addListener(() => {});
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'managed') whenReady('policy changed', () => reloadPolicy({ fromChange: true }));
+});
+chrome.alarms.onAlarm.addListener((alarm) => whenReady(`alarm ${alarm.name}`, () => onAlarm(alarm)));
+chrome.webNavigation.onBeforeNavigate.addListener((d) => {
+  ready.then(() => observeNavigation('before', d)).catch((e) => console.error('gatehouse: navigation', e));
+});
+chrome.webNavigation.onCommitted.addListener((d) => {
+  ready.then(() => observeNavigation('committed', d)).catch((e) => console.error('gatehouse: navigation', e));
+});
+chrome.runtime.onMessage.addListener(onMessage);
+
+const ready = start();
+
+// ---- start and the task queue ----------------------------------------------------------------
+
+async function start() {
+  // First, before anything can navigate: no speculative connections to blocked hosts.
+  state.prediction = await disableNetworkPrediction();
+  try {
+    await init({ module_or_path: chrome.runtime.getURL('wasm/gatehouse_core_bg.wasm') });
+  } catch (err) {
+    // Nothing below can work; the static and last dynamic rules stay in force (fail closed).
+    state.engineError = `wasm engine failed to load: ${err?.message ?? err}`;
+    console.error('gatehouse:', state.engineError);
+    return;
+  }
+  state.policy = await loadPolicy(Engine);
+  await refreshFromHost();
+  await recompile('start');
+  const existing = await safe('alarms.get', () => chrome.alarms.get(ALARM.network), null);
+  if (!existing) await alarms.set(ALARM.network, { periodInMinutes: NETWORK_REFRESH_MINUTES });
+  state.readyMs = Date.now();
+}
+
+let queue = Promise.resolve();
+/** Runs `task` after every task queued before it; resolves or rejects with its result. */
+function serial(label, task) {
+  const result = queue.then(task);
+  queue = result.catch((err) => console.error(`gatehouse: ${label} failed:`, err));
+  return result;
+}
+
+function whenReady(label, task) {
+  return ready.then(() => (state.policy ? serial(label, task) : undefined));
+}
+
+async function onAlarm(alarm) {
+  if (alarm.name === ALARM.network) return refreshPeriodic();
+  if (alarm.name === ALARM.recompile) return recompile('scheduled change');
+  if (alarm.name === ALARM.hostRetry) {
+    if (await refreshFromHost()) await recompile('host available');
+    return undefined;
+  }
+  if (alarm.name.startsWith(ALARM.proceedPrefix)) {
+    return endProceed(Number(alarm.name.slice(ALARM.proceedPrefix.length)));
+  }
+  return undefined;
+}
+
+// ---- policy ----------------------------------------------------------------------------------
+
+async function reloadPolicy({ fromChange = false } = {}) {
+  const before = state.policy?.engine;
+  state.policy = await loadPolicy(Engine, { managedRemoved: fromChange });
+  safeFree(before);
+  const probeHosts = policyInfo()?.probeHosts ?? [];
+  if (state.host.status === 'connected' && probeHosts.length) await refreshNetwork();
+  await recompile('policy changed');
+  audit({ kind: 'policy_loaded', source: state.policy.source, warnings: state.policy.warnings.length, error: state.policy.error });
+}
+
+function safeFree(engine) {
+  try { engine?.free?.(); } catch { /* already freed */ }
+}
+
+function policyInfo() {
+  try {
+    return state.policy?.engine.policyInfo(-new Date().getTimezoneOffset()) ?? null;
+  } catch (err) {
+    console.error('gatehouse: policyInfo', err);
+    return null;
+  }
+}
+
+// ---- the native host -------------------------------------------------------------------------
+
+/** The one place that handles the host going away: everything learnt from it is dropped. */
+function onHostLost(error) {
+  state.host = { status: 'unavailable', hello: null, error: error?.toJSON?.() ?? { message: String(error) }, checkedMs: Date.now() };
+  state.identity = null;
+  state.network = null;
+  state.tokens = [];
+  state.problems = [];
+  state.approvals = [];
+  state.rejected = [];
+  alarms.set(ALARM.hostRetry, { delayInMinutes: HOST_RETRY_MINUTES });
+  whenReady('host lost', () => recompile('host unavailable'));
+}
+
+/** Asks the host for everything; returns whether it answered. Never throws. */
+async function refreshFromHost() {
+  let hello;
+  try {
+    hello = await host.request('hello', { extension: chrome.runtime.getManifest().version }, { timeout: HOST_HELLO_TIMEOUT_MS });
+  } catch (err) {
+    if (host.connected) {
+      // Answered with an error or not at all: treat it as gone, through the one handler.
+      host.close();
+      onHostLost(err);
+    }
+    return false;
+  }
+  state.host = { status: 'connected', hello, error: null, checkedMs: Date.now() };
+  await alarms.clear(ALARM.hostRetry);
+  const [identity] = await Promise.allSettled([host.request('identity'), refreshNetwork(), refreshApprovals()]);
+  if (identity.status === 'fulfilled') {
+    state.identity = identity.value;
+  } else {
+    state.identity = null;
+    state.host.factErrors = { ...state.host.factErrors, identity: identity.reason?.toJSON?.() ?? String(identity.reason) };
+  }
+  await flushAudit();
+  return true;
+}
+
+/** Re-reads network facts; returns whether they changed. */
+async function refreshNetwork() {
+  const probeHosts = policyInfo()?.probeHosts ?? [];
+  try {
+    const network = await host.request('network', { probeHosts });
+    const changed = JSON.stringify(network) !== JSON.stringify(state.network);
+    state.network = network;
+    return changed;
+  } catch (err) {
+    state.host.factErrors = { ...state.host.factErrors, network: err?.toJSON?.() ?? String(err) };
+    const changed = state.network !== null;
+    state.network = null;
+    return changed;
+  }
+}
+
+/** Re-reads approval tokens; returns whether they changed. */
+async function refreshApprovals() {
+  try {
+    const reply = await host.request('approvals');
+    const tokens = Array.isArray(reply?.tokens) ? reply.tokens : [];
+    const changed = JSON.stringify(tokens) !== JSON.stringify(state.tokens);
+    state.tokens = tokens;
+    state.problems = Array.isArray(reply?.problems) ? reply.problems : [];
+    return changed;
+  } catch (err) {
+    state.host.factErrors = { ...state.host.factErrors, approvals: err?.toJSON?.() ?? String(err) };
+    const changed = state.tokens.length > 0;
+    state.tokens = [];
+    return changed;
+  }
+}
+
+async function refreshPeriodic() {
+  if (state.host.status !== 'connected') {
+    if (await refreshFromHost()) await recompile('host available');
+    return;
+  }
+  const [network, approvals] = await Promise.all([refreshNetwork(), refreshApprovals()]);
+  if (network || approvals) await recompile(network ? 'network changed' : 'approvals changed');
+}
+
+// ---- compiling and installing rules ----------------------------------------------------------
+
+function context(nowMs = Date.now()) {
+  return {
+    identity: state.identity,
+    network: state.network,
+    nowMs,
+    utcOffsetMinutes: -new Date(nowMs).getTimezoneOffset(),
+    approvals: state.approvals.map((r) => r.approval),
+  };
+}
+
+/** Verifies the host's tokens against the current policy, identity and time. */
+function verifyApprovals(nowMs) {
+  state.approvals = [];
+  state.rejected = [];
+  if (!state.tokens.length) return;
+  try {
+    const results = state.policy.engine.verifyApprovals(state.tokens, state.identity, nowMs);
+    for (const r of results) (r.ok ? state.approvals : state.rejected).push(r);
+  } catch (err) {
+    state.rejected = [{ ok: false, reason: 'verify_failed', message: String(err?.message ?? err) }];
+  }
+}
+
+async function recompile(reason) {
+  if (!state.policy) return;
+  const nowMs = Date.now();
+  verifyApprovals(nowMs);
+  const ctx = context(nowMs);
+  let compiled;
+  try {
+    compiled = state.policy.engine.compileRules(ctx, BLOCK_PAGE);
+  } catch (err) {
+    // The rules in force stay in force.
+    state.compiled = { atMs: nowMs, reason, error: `compile failed: ${err?.message ?? err}` };
+    return;
+  }
+  const install = await installRules(compiled);
+  state.compiled = {
+    atMs: nowMs,
+    reason,
+    rules: compiled.rules.length,
+    stats: compiled.stats,
+    disableBootstrap: compiled.disableBootstrap,
+    nextChangeMs: compiled.nextChangeMs,
+    install,
+  };
+  if (compiled.nextChangeMs != null) {
+    // A second late rather than early, so that the recompile sees the new day or the expiry.
+    await alarms.set(ALARM.recompile, { when: compiled.nextChangeMs + 1000 });
+  } else {
+    await alarms.clear(ALARM.recompile);
+  }
+}
+
+// ---- navigation: audit trail and the safety net ----------------------------------------------
+
+function decide(url, resourceType) {
+  return state.policy.engine.decide(url, resourceType, context());
+}
+
+/** Origin only, unless the policy asks for full URLs in the audit trail. */
+function auditLocation(url) {
+  if (policyInfo()?.auditFullUrl) return { url };
+  try {
+    return { origin: new URL(url).origin };
+  } catch {
+    return { origin: null };
+  }
+}
+
+function blockUrl(url) {
+  return `${BLOCK_PAGE}#${url}`;
+}
+
+async function observeNavigation(phase, details) {
+  if (!state.policy || !/^(https?|wss?|ftp):/i.test(details.url)) return;
+  const main = details.frameId === 0;
+  let verdict;
+  try {
+    verdict = decide(details.url, main ? 'main_frame' : 'sub_frame');
+  } catch {
+    return; // not a URL the engine can parse: nothing to classify.
+  }
+  if (verdict.reason === 'uncategorised' || verdict.reason === 'not_web') return;
+  const base = {
+    action: verdict.action,
+    reason: verdict.reason,
+    category: verdict.category,
+    service: verdict.service?.id ?? null,
+    rule: verdict.matchedRule,
+    approval: verdict.approval?.id ?? null,
+    frame: main ? 'main' : 'sub',
+    ...auditLocation(details.url),
+  };
+  const stopped = verdict.action === 'block' || verdict.action === 'warn';
+  if (phase === 'before') {
+    // The rule redirects (or blocks) this request; record the attempt.
+    if (stopped) audit({ kind: verdict.action === 'block' ? 'blocked' : 'warned', ...base });
+    return;
+  }
+  if (stopped && verdict.action === 'warn' && (await hasProceeded(verdict, details.url))) {
+    audit({ kind: 'loaded', ...base, action: 'allow', reason: 'proceeded' });
+    return;
+  }
+  if (stopped) {
+    // A categorised page committed although the verdict stops it: a rule missed (a page restored
+    // from the back/forward cache never reaches the network, where the rules act).
+    audit({ kind: 'rule_miss', ...base });
+    if (main) await tabs.update(details.tabId, { url: blockUrl(details.url) });
+    return;
+  }
+  audit({ kind: 'loaded', ...base });
+}
+
+// ---- warn mode: "continue" -------------------------------------------------------------------
+
+async function proceeds() {
+  const list = (await storage.session(PROCEEDS_KEY))[PROCEEDS_KEY] ?? [];
+  const now = Date.now();
+  return list.filter((p) => p.expiresMs > now);
+}
+
+async function hasProceeded(verdict, url) {
+  const host = safeHost(url);
+  return (await proceeds()).some((p) => (verdict.service && p.service === verdict.service.id) || (!verdict.service && p.host === host));
+}
+
+function safeHost(url) {
+  try { return new URL(url).hostname; } catch { return null; }
+}
+
+/** Session rule ids for "continue": one per host, reused while it lasts (session rules are a
+ * ruleset of their own, so these ids cannot collide with the compiled dynamic rules). */
+async function proceedRuleId(url) {
+  const host = safeHost(url);
+  const list = await proceeds();
+  const same = list.find((p) => p.host === host);
+  if (same) return same.ruleId;
+  const inUse = (await dnr.sessionRules()).map((r) => r.id);
+  return Math.max(0, ...inUse, ...list.map((p) => p.ruleId)) + 1;
+}
+
+async function endProceed(ruleId) {
+  await dnr.updateSession({ removeRuleIds: [ruleId] });
+  const list = (await proceeds()).filter((p) => p.ruleId !== ruleId);
+  await storage.setSession({ [PROCEEDS_KEY]: list });
+}
+
+// ---- audit -----------------------------------------------------------------------------------
+
+function audit(event) {
+  const record = { ...event, atMs: Date.now() };
+  rememberEvent(record);
+  if (state.host.status !== 'connected') {
+    queueAudit(record);
+    return;
+  }
+  host.request('audit', { event: record }).catch(() => queueAudit(record));
+}
+
+let recent = null;
+async function rememberEvent(record) {
+  recent ??= (await storage.session(RECENT_KEY))[RECENT_KEY] ?? [];
+  recent.push(record);
+  if (recent.length > RECENT_EVENTS_MAX) recent.splice(0, recent.length - RECENT_EVENTS_MAX);
+  await storage.setSession({ [RECENT_KEY]: recent });
+}
+
+let auditQueue = null;
+async function queueAudit(record) {
+  auditQueue ??= (await storage.session(AUDIT_QUEUE_KEY))[AUDIT_QUEUE_KEY] ?? [];
+  auditQueue.push(record);
+  // Keep the newest; the host logs how many were dropped when the queue is flushed.
+  if (auditQueue.length > AUDIT_QUEUE_MAX) auditQueue.splice(0, auditQueue.length - AUDIT_QUEUE_MAX);
+  await storage.setSession({ [AUDIT_QUEUE_KEY]: auditQueue });
+}
+
+async function flushAudit() {
+  auditQueue ??= (await storage.session(AUDIT_QUEUE_KEY))[AUDIT_QUEUE_KEY] ?? [];
+  if (!auditQueue.length || state.host.status !== 'connected') return;
+  const events = auditQueue.splice(0);
+  await storage.setSession({ [AUDIT_QUEUE_KEY]: auditQueue });
+  try {
+    await host.request('audit', { events });
+  } catch {
+    auditQueue.unshift(...events);
+    await storage.setSession({ [AUDIT_QUEUE_KEY]: auditQueue.slice(-AUDIT_QUEUE_MAX) });
+  }
+}
+
+// ---- messages from the extension's own pages -------------------------------------------------
+
+function who() {
+  const id = state.identity;
+  return id ? { user: id.user ?? null, principal: id.principal ?? null, machine: id.machine ?? null, domain: id.domain ?? null, joined: !!id.joined } : null;
+}
+
+function scope() {
+  try {
+    return state.policy.engine.scope(context());
+  } catch (err) {
+    return { inScope: true, reason: 'unknown', explanation: String(err?.message ?? err) };
+  }
+}
+
+function text(value, field, min) {
+  const s = typeof value === 'string' ? value.trim() : '';
+  if (s.length < min) throw new Error(`${field} must be at least ${min} characters`);
+  return s.slice(0, MAX_TEXT);
+}
+
+/** Message type → handler(message) → data. Unknown types get no answer at all. */
+const handlers = {
+  async 'block.info'({ url }) {
+    const verdict = decide(String(url), 'main_frame');
+    const info = policyInfo();
+    return {
+      url: String(url),
+      verdict,
+      proceeded: verdict.action === 'warn' && (await hasProceeded(verdict, String(url))),
+      adaptationEndMs: (verdict.category && info?.categories?.[verdict.category]?.adaptationEndMs) ?? null,
+      who: who(),
+      scope: scope(),
+      host: { status: state.host.status },
+      policy: {
+        source: state.policy.source,
+        department: info?.department ?? null,
+        contact: info?.contact ?? null,
+        message: info?.message ?? null,
+        requests: info?.requests ?? { url: null, mail: null, file: true, maxDays: 183 },
+        warnProceedMinutes: info?.warnProceedMinutes ?? 60,
+      },
+    };
+  },
+
+  async 'block.proceed'({ url, reason }) {
+    url = String(url);
+    const why = text(reason, 'reason', MIN_PROCEED_REASON);
+    const verdict = decide(url, 'main_frame');
+    if (verdict.action !== 'warn') throw new Error(`continuing is not possible: ${verdict.reason}`);
+    const ruleId = await proceedRuleId(url);
+    const { rule, expiresMs } = state.policy.engine.proceedRule(url, ruleId, Date.now());
+    const result = await dnr.updateSession({ removeRuleIds: [rule.id], addRules: [rule] });
+    if (!result.ok) throw new Error(result.error);
+    const list = (await proceeds()).filter((p) => p.ruleId !== rule.id);
+    list.push({ ruleId: rule.id, service: verdict.service?.id ?? null, host: safeHost(url), expiresMs });
+    await storage.setSession({ [PROCEEDS_KEY]: list });
+    await alarms.set(ALARM.proceedPrefix + rule.id, { when: expiresMs });
+    audit({
+      kind: 'proceeded',
+      action: 'warn',
+      reason: verdict.reason,
+      category: verdict.category,
+      service: verdict.service?.id ?? null,
+      justification: why,
+      expiresMs,
+      ...auditLocation(url),
+    });
+    return { expiresMs };
+  },
+
+  async 'block.request'({ url, justification, days }) {
+    url = String(url);
+    const info = policyInfo();
+    const maxDays = info?.requests?.maxDays ?? 183;
+    const n = Number(days);
+    if (!Number.isInteger(n) || n < 1 || n > maxDays) throw new Error(`days must be a whole number from 1 to ${maxDays}`);
+    const verdict = decide(url, 'main_frame');
+    const id = state.identity;
+    const record = {
+      requestId: crypto.randomUUID(),
+      user: id?.user ?? null,
+      principal: id?.principal ?? null,
+      machine: id?.machine ?? null,
+      service: verdict.service?.id ?? null,
+      category: verdict.category,
+      origin: safeOrigin(url),
+      justification: text(justification, 'justification', MIN_JUSTIFICATION),
+      days: n,
+      createdMs: Date.now(),
+    };
+    let posted = null;
+    if (info?.requests?.url) {
+      try {
+        const response = await fetch(info.requests.url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(record),
+          credentials: 'include',
+        });
+        posted = { ok: response.ok, status: response.status };
+      } catch (err) {
+        posted = { ok: false, status: null, error: String(err?.message ?? err) };
+      }
+    }
+    audit({ kind: 'approval_requested', requestId: record.requestId, service: record.service, category: record.category, days: n, origin: record.origin, posted: posted?.ok ?? null });
+    return { record, posted, mail: info?.requests?.mail ?? null, file: info?.requests?.file ?? true };
+  },
+
+  async 'status.get'() {
+    recent ??= (await storage.session(RECENT_KEY))[RECENT_KEY] ?? [];
+    return statusSnapshot();
+  },
+
+  async 'status.refresh'() {
+    await serial('refresh', async () => {
+      await refreshFromHost();
+      await reloadPolicy();
+    });
+    return statusSnapshot();
+  },
+
+  async 'status.import'({ token }) {
+    const value = text(token, 'token', 1);
+    if (state.host.status !== 'connected' && !(await refreshFromHost())) {
+      throw new Error(`the Gatehouse host is not available (${state.host.error?.message ?? 'unknown'}), so the token cannot be stored`);
+    }
+    let imported;
+    try {
+      imported = await host.request('import_approval', { token: value });
+    } catch (err) {
+      throw new Error(err?.message ?? String(err));
+    }
+    await serial('import', async () => {
+      await refreshApprovals();
+      await recompile('approval imported');
+    });
+    audit({ kind: 'approval_imported', file: imported?.file ?? null });
+    return { imported, status: statusSnapshot() };
+  },
+};
+
+function safeOrigin(url) {
+  try { return new URL(url).origin; } catch { return null; }
+}
+
+function statusSnapshot() {
+  const info = policyInfo();
+  return {
+    extension: { id: chrome.runtime.id, version: chrome.runtime.getManifest().version },
+    engineError: state.engineError,
+    startedMs: state.startedMs,
+    readyMs: state.readyMs,
+    policy: state.policy
+      ? { source: state.policy.source, error: state.policy.error, savedMs: state.policy.savedMs, warnings: state.policy.warnings, info }
+      : null,
+    host: state.host,
+    identity: state.identity,
+    network: state.network,
+    scope: state.policy ? scope() : null,
+    approvals: state.approvals.map((r) => r.approval),
+    rejected: state.rejected,
+    problems: state.problems,
+    compiled: state.compiled,
+    prediction: state.prediction,
+    recent: recent ?? [],
+  };
+}
+
+function onMessage(message, sender, sendResponse) {
+  const type = message?.type;
+  // Only this extension's own pages (no content scripts, no externally_connectable).
+  if (sender.id !== chrome.runtime.id || typeof type !== 'string' || !Object.hasOwn(handlers, type)) return false;
+  ready
+    .then(() => {
+      if (!state.policy) throw new Error(state.engineError ?? 'the engine is not ready');
+      return handlers[type](message);
+    })
+    .then(
+      (data) => sendResponse({ ok: true, data }),
+      (err) => sendResponse({ ok: false, error: String(err?.message ?? err) }),
+    );
+  return true; // the answer is asynchronous
+}
