@@ -35,8 +35,8 @@ pub struct Service {
     pub category: String,
     /// Display names.
     pub name: Names,
-    /// Patterns in the [`crate::pattern`] grammar.
-    #[serde(rename = "match")]
+    /// Patterns in the [`crate::pattern`] grammar (`match` in the catalogue file).
+    #[serde(rename(serialize = "patterns", deserialize = "match"))]
     pub patterns: Vec<String>,
     /// The vendor whose tenant-restriction header applies to this service's hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,78 @@
+// The shared decision fixtures against the wasm build, exactly as the native runner
+// (wasm-core/tests/fixtures.rs) reads them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { loadEngine } from './engine.mjs';
+
+const fixtures = JSON.parse(await readFile(new URL('../fixtures/decisions.json', import.meta.url), 'utf8'));
+const wasm = await loadEngine();
+
+test('decision fixtures', () => {
+  const engines = new Map();
+  const engineFor = (name) => {
+    if (!engines.has(name)) {
+      const engine = name ? new wasm.Engine(JSON.stringify(fixtures.policies[name])) : wasm.Engine.embeddedDefault();
+      assert.deepEqual(engine.warnings(), [], `policy ${name}`);
+      engines.set(name, engine);
+    }
+    return engines.get(name);
+  };
+  const failures = [];
+  fixtures.cases.forEach((c, i) => {
+    const context = c.context ? fixtures.contexts[c.context] : { nowMs: 1800000000000 };
+    const verdict = engineFor(c.policy).decide(c.url, c.resourceType ?? 'main_frame', context);
+    for (const [key, want] of Object.entries(c.expect)) {
+      const got = key === 'service' ? (verdict.service?.id ?? null) : verdict[key];
+      if (JSON.stringify(got) !== JSON.stringify(want)) failures.push(`case ${i} (${c.url}): ${key} = ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    }
+  });
+  assert.deepEqual(failures, []);
+  assert.equal(fixtures.cases.length, fixtures.caseCount, 'fixture file shrank');
+});
+
+test('unusable policies and bad input throw specific errors', () => {
+  assert.throws(() => new wasm.Engine('{'), /policy is not valid JSON/);
+  assert.throws(() => new wasm.Engine('[]'), /policy must be a JSON object, found an array/);
+  const engine = wasm.Engine.embeddedDefault();
+  assert.throws(() => engine.decide('not a url', 'main_frame', { nowMs: 0 }), /is not a valid URL/);
+  assert.throws(() => engine.decide('https://a.example/', 'frame', { nowMs: 0 }), /is not a resource type/);
+  assert.throws(() => engine.decide('https://a.example/', 'main_frame', { nowMs: 'soon' }), /invalid context/);
+});
+
+test('warnings carry JSON paths', () => {
+  const engine = new wasm.Engine(JSON.stringify({ categories: { webmail: { mode: 'blok' } }, allowlist: [7] }));
+  assert.deepEqual(engine.warnings().map((w) => w.path), ['$.categories.webmail.mode', '$.allowlist[0]']);
+  const verdict = engine.decide('https://mail.google.com/', 'main_frame', { nowMs: 0 });
+  assert.equal(verdict.action, 'block', 'a bad mode fails closed');
+});
+
+test('rules compile identically in wasm and carry the block page', () => {
+  const engine = wasm.Engine.embeddedDefault();
+  const page = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop/block.html';
+  const a = engine.compileRules({ nowMs: 0 }, page);
+  const b = engine.compileRules({ nowMs: 0 }, page);
+  assert.equal(JSON.stringify(a), JSON.stringify(b));
+  assert.ok(a.rules.length > 0 && a.disableBootstrap === true && a.overflow.length === 0);
+  const redirect = a.rules.find((r) => r.action.type === 'redirect');
+  assert.equal(redirect.action.redirect.regexSubstitution, `${page}#\\0`);
+  assert.deepEqual(wasm.bootstrapRules(page).map((r) => r.id), a.rules.filter((r) => r.action.type !== 'allow' && r.action.type !== 'modifyHeaders').map((r) => r.id));
+});
+
+test('policy info, scope and catalogue for the pages', () => {
+  const engine = new wasm.Engine(JSON.stringify({
+    blockPage: { department: { en: 'Digital Policy Office', zh_TW: '數字政策辦公室' }, contact: 'ext. 1234' },
+    requests: { mail: 'approvals@dept.example', maxDays: 30 },
+    scope: { network: { resolves: ['intranet.dept.example'] } },
+  }));
+  const info = engine.policyInfo(480);
+  assert.equal(info.department.zh_TW, '數字政策辦公室');
+  assert.equal(info.requests.mail, 'approvals@dept.example');
+  assert.equal(info.requests.maxDays, 30);
+  assert.deepEqual(info.probeHosts, ['intranet.dept.example']);
+  assert.equal(info.categories.webmail.mode, 'block');
+  assert.equal(engine.scope({ nowMs: 0 }).reason, 'facts_unknown');
+  const catalogue = wasm.catalogue();
+  assert.ok(catalogue.length >= 80);
+  assert.ok(catalogue.every((s) => s.id && s.name.en && s.name.zh_TW && s.patterns?.length !== 0));
+});

@@ -1,0 +1,206 @@
+//! `cargo xtask`: the one place that knows how Gatehouse is built, tested, demonstrated and measured.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context as _, Result};
+use clap::{Parser, Subcommand};
+
+mod tools;
+
+#[derive(Parser)]
+#[command(about = "Gatehouse build, test, demo and benchmark tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the native host, the wasm engine and the extension (bootstrap rules included).
+    Build,
+    /// Every check and test: fmt, clippy, Rust tests, the wasm build under Node, the browser.
+    Test {
+        /// Skip the end-to-end tests in Chromium (for quick local iterations only; CI runs all).
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Build everything and show Gatehouse working on the embedded default policy.
+    Demo,
+    /// Benchmarks: criterion (native) and the Node harness (wasm).
+    Bench,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let root = workspace_root()?;
+    std::env::set_current_dir(&root)?;
+    match Cli::parse().task {
+        Task::Build => build(&root).map(drop),
+        Task::Test { no_browser } => test(&root, !no_browser),
+        Task::Demo => demo(&root),
+        Task::Bench => bench(&root),
+    }
+}
+
+fn workspace_root() -> Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).context("xtask has no parent directory")
+}
+
+/// What `build` produced, for the tasks that use it.
+struct Built {
+    extension: PathBuf,
+    host_bin: PathBuf,
+    cli_bin: PathBuf,
+}
+
+fn build(root: &Path) -> Result<Built> {
+    tools::ensure_wasm_target()?;
+    let wasm_bindgen = tools::ensure_wasm_bindgen(root)?;
+    step("native host and CLI", cargo(&["build", "-p", "gatehouse-host", "--bins"]))?;
+    step(
+        "wasm engine",
+        cargo(&[
+            "build",
+            "-p",
+            "gatehouse-core",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "wasm",
+        ]),
+    )?;
+    let extension = root.join("extension");
+    let wasm = root.join("target/wasm32-unknown-unknown/wasm/gatehouse_core.wasm");
+    let out = extension.join("wasm");
+    let mut bindgen = Command::new(wasm_bindgen);
+    bindgen
+        .args(["--target", "web", "--out-name", "gatehouse_core", "--no-typescript", "--out-dir"])
+        .arg(&out)
+        .arg(&wasm);
+    step("wasm-bindgen", bindgen)?;
+    write_bootstrap_rules(&extension)?;
+    Ok(Built {
+        extension,
+        host_bin: root.join("target/debug/gatehouse-host"),
+        cli_bin: root.join("target/debug/gatehouse"),
+    })
+}
+
+/// The static ruleset the extension enables from install: the catalogue under the default policy,
+/// redirecting to this extension's block page (its id follows from the manifest `key`).
+fn write_bootstrap_rules(extension: &Path) -> Result<()> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(extension.join("manifest.json"))
+            .context("reading extension/manifest.json")?,
+    )
+    .context("extension/manifest.json is not JSON")?;
+    let key = manifest["key"].as_str().context("extension/manifest.json has no \"key\"")?;
+    let id = tools::extension_id(key)?;
+    let rules = gatehouse_core::bootstrap_rules(&format!("chrome-extension://{id}/block.html"));
+    let dir = extension.join("rules");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("bootstrap.json"), serde_json::to_string_pretty(&rules)? + "\n")?;
+    println!("xtask: bootstrap ruleset: {} rules for extension {id}", rules.len());
+    Ok(())
+}
+
+fn test(root: &Path, browser: bool) -> Result<()> {
+    step("rustfmt", cargo(&["fmt", "--all", "--check"]))?;
+    step("clippy", cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    tools::ensure_wasm_target()?;
+    step(
+        "clippy (wasm32)",
+        cargo(&[
+            "clippy",
+            "-p",
+            "gatehouse-core",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    step("Rust tests", cargo(&["test", "--workspace"]))?;
+    let built = build(root)?;
+    let mut node = Command::new("node");
+    node.args(["--test", "tests/wasm/"]);
+    step("wasm engine under Node", node)?;
+    if browser {
+        browser_tests(root, &built)?;
+    }
+    println!("xtask: all checks passed");
+    Ok(())
+}
+
+fn browser_tests(root: &Path, built: &Built) -> Result<()> {
+    let chromium = tools::ensure_chromium()?;
+    tools::ensure_node_modules(&root.join("tests/browser"))?;
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-concurrency=1", "tests/browser/"])
+        .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
+        .env("GATEHOUSE_HOST_BIN", &built.host_bin)
+        .env("GATEHOUSE_CLI_BIN", &built.cli_bin)
+        .env("CHROMIUM", chromium);
+    step("end-to-end tests in Chromium", node)
+}
+
+fn demo(root: &Path) -> Result<()> {
+    let built = build(root)?;
+    let urls = [
+        "https://mail.google.com/mail/u/0/",
+        "https://web.whatsapp.com/",
+        "https://www.dropbox.com/home",
+        "https://www.facebook.com/messages/t/1",
+        "https://www.gov.hk/",
+    ];
+    let mut classify = Command::new(&built.cli_bin);
+    classify.arg("classify").args(urls);
+    step("verdicts under the embedded default policy", classify)?;
+    let chromium = tools::ensure_chromium()?;
+    tools::ensure_node_modules(&root.join("tests/browser"))?;
+    let mut node = Command::new("node");
+    node.arg("tests/browser/demo.mjs")
+        .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
+        .env("GATEHOUSE_HOST_BIN", &built.host_bin)
+        .env("CHROMIUM", chromium);
+    step("the extension in Chromium", node)
+}
+
+fn bench(root: &Path) -> Result<()> {
+    step("criterion benchmarks", cargo(&["bench", "-p", "gatehouse-core"]))?;
+    build(root)?;
+    let mut node = Command::new("node");
+    node.arg("tests/wasm/bench.mjs");
+    step("wasm benchmark under Node", node)
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.args(args);
+    c
+}
+
+/// Runs one step, failing with its name.
+pub(crate) fn step(name: &str, mut command: Command) -> Result<()> {
+    println!("xtask: == {name}");
+    let status = command
+        .status()
+        .with_context(|| format!("{name}: could not start {:?}", command.get_program()))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
