@@ -1,0 +1,2 @@
+//! Criterion benchmarks of the host over real pipes.
+fn main() {}

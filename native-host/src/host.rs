@@ -1,0 +1,369 @@
+//! The host itself: reads frames until the browser closes the port, answers each request, never writes anything but frames.
+//!
+//! One loop serves both of Chrome's modes: a long-lived `connectNative` port sends many frames on
+//! one process, `sendNativeMessage` starts a process per message and closes stdin after it.
+//! Either way the loop ends at a clean end of stream.
+
+use std::io::{Read, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use serde_json::{json, Value};
+
+use crate::approvals::{self, ApprovalDirs, ImportError, TokenError};
+use crate::audit::{AuditError, AuditLog, Stamp};
+use crate::frame::{self, FrameError, MAX_INBOUND, MAX_OUTBOUND};
+use crate::identity::{self, Identity, IdentitySource};
+use crate::network::NetworkProbe;
+use crate::protocol::{
+    decode_request, error_reply, ok_reply, ErrorCode, ReplyError, RequestKind, PROTOCOL_VERSION,
+    REQUEST_TYPES,
+};
+
+/// Environment variables that override the host's folders (documented in `PROTOCOL.md`).
+pub mod env {
+    /// Machine-wide approvals folder.
+    pub const APPROVALS_DIR: &str = "GATEHOUSE_APPROVALS_DIR";
+    /// Per-user approvals folder (where imports go).
+    pub const USER_APPROVALS_DIR: &str = "GATEHOUSE_USER_APPROVALS_DIR";
+    /// Audit JSON-lines folder.
+    pub const AUDIT_DIR: &str = "GATEHOUSE_AUDIT_DIR";
+    /// Linux: the root the identity reader and `resolv.conf` are read under.
+    pub const IDENTITY_ROOT: &str = "GATEHOUSE_IDENTITY_ROOT";
+    /// `0` turns off the system log (tests).
+    pub const SYSLOG: &str = "GATEHOUSE_SYSLOG";
+}
+
+/// Everything the host reads from and writes to.
+pub struct HostConfig {
+    /// Who is signed in.
+    pub identity: Box<dyn IdentitySource>,
+    /// Network facts.
+    pub network: NetworkProbe,
+    /// Approval folders.
+    pub approvals: ApprovalDirs,
+    /// Audit sinks.
+    pub audit: AuditLog,
+}
+
+impl HostConfig {
+    /// The platform defaults, with the `GATEHOUSE_*` overrides of [`env`] applied.
+    pub fn from_env() -> Self {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let defaults = ApprovalDirs::platform_default();
+        let approvals = ApprovalDirs {
+            machine: var(env::APPROVALS_DIR).unwrap_or(defaults.machine),
+            user: var(env::USER_APPROVALS_DIR).or(defaults.user),
+        };
+        let audit = AuditLog::new(var(env::AUDIT_DIR).or_else(AuditLog::default_dir))
+            .with_system_log(std::env::var(env::SYSLOG).map_or(true, |v| v != "0"));
+        let (identity, network): (Box<dyn IdentitySource>, NetworkProbe) =
+            match var(env::IDENTITY_ROOT) {
+                #[cfg(all(unix, not(target_os = "macos")))]
+                Some(root) => (
+                    Box::new(identity::linux::LinuxReader::system_with_root(root.clone())),
+                    NetworkProbe::new(root),
+                ),
+                _ => (identity::system(), NetworkProbe::system()),
+            };
+        HostConfig { identity, network, approvals, audit }
+    }
+}
+
+/// Answers requests.
+pub struct Host {
+    config: HostConfig,
+    /// Identity as first read, for stamping audit events (who does not change within a process).
+    stamp: OnceLock<Stamp>,
+}
+
+impl Host {
+    /// A host over `config`.
+    pub fn new(config: HostConfig) -> Self {
+        Host { config, stamp: OnceLock::new() }
+    }
+
+    /// Answers one frame body with one reply body (at most [`MAX_OUTBOUND`] bytes). Never panics:
+    /// a bug in a handler becomes an `internal` error reply.
+    pub fn handle_frame(&self, body: &[u8]) -> Vec<u8> {
+        let (id, result) = match decode_request(body) {
+            Ok(request) => {
+                let result = catch_unwind(AssertUnwindSafe(|| self.handle(&request.kind)))
+                    .unwrap_or_else(|_| {
+                        Err(ReplyError::new(
+                            ErrorCode::Internal,
+                            "the host failed handling this request",
+                        ))
+                    });
+                (request.id, result)
+            }
+            Err(e) => (e.id, Err(e.error)),
+        };
+        let reply = match result {
+            Ok(data) => ok_reply(&id, data),
+            Err(e) => error_reply(&id, &e),
+        };
+        let bytes = reply.to_string().into_bytes();
+        if bytes.len() <= MAX_OUTBOUND {
+            return bytes;
+        }
+        let e = ReplyError::new(
+            ErrorCode::ReplyTooLarge,
+            format!(
+                "the reply would be {} bytes; the browser accepts at most {MAX_OUTBOUND}",
+                bytes.len()
+            ),
+        );
+        error_reply(&id, &e).to_string().into_bytes()
+    }
+
+    fn handle(&self, kind: &RequestKind) -> Result<Value, ReplyError> {
+        match kind {
+            RequestKind::Hello => Ok(json!({
+                "hostVersion": env!("CARGO_PKG_VERSION"),
+                "protocol": PROTOCOL_VERSION,
+                "capabilities": REQUEST_TYPES,
+                "platform": platform(),
+                "maxMessageBytes": MAX_INBOUND,
+                "maxTokenBytes": approvals::MAX_TOKEN_BYTES,
+            })),
+            RequestKind::Identity => to_value(&self.identity()?),
+            RequestKind::Network { probe_hosts } => {
+                // The SRV and SSSD checks need the joined domain; without an identity they are skipped.
+                let identity = self.identity().ok();
+                to_value(&self.config.network.gather(identity.as_ref(), probe_hosts))
+            }
+            RequestKind::Approvals => to_value(&approvals::list(&self.config.approvals)),
+            RequestKind::ImportApproval { token } => {
+                let dir = self.config.approvals.user.as_deref().ok_or_else(|| {
+                    ReplyError::new(
+                        ErrorCode::Unavailable,
+                        "no per-user approvals folder on this system",
+                    )
+                })?;
+                approvals::import(dir, token).map_err(import_error).and_then(|i| to_value(&i))
+            }
+            RequestKind::Audit { events } => {
+                let stamp = self.stamp();
+                let written = self
+                    .config
+                    .audit
+                    .write(events, &stamp, &crate::util::now_rfc3339())
+                    .map_err(|e| match e {
+                        AuditError::NoDir => ReplyError::new(ErrorCode::Unavailable, e.to_string()),
+                        e => ReplyError::new(ErrorCode::IoError, e.to_string()),
+                    })?;
+                Ok(json!({ "written": written }))
+            }
+        }
+    }
+
+    fn identity(&self) -> Result<Identity, ReplyError> {
+        self.config
+            .identity
+            .read()
+            .map_err(|e| ReplyError::new(ErrorCode::Unavailable, e.to_string()))
+    }
+
+    fn stamp(&self) -> Stamp {
+        self.stamp
+            .get_or_init(|| {
+                let identity = self.config.identity.read().unwrap_or_default();
+                Stamp {
+                    user: identity.user,
+                    principal: identity.principal,
+                    machine: identity.machine,
+                }
+            })
+            .clone()
+    }
+}
+
+fn import_error(e: ImportError) -> ReplyError {
+    let code = match &e {
+        ImportError::Token(TokenError::TooLarge { .. }) => ErrorCode::TokenTooLarge,
+        ImportError::Token(_) => ErrorCode::TokenMalformed,
+        ImportError::NoUserDir => ErrorCode::Unavailable,
+        _ => ErrorCode::IoError,
+    };
+    ReplyError::new(code, e.to_string())
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, ReplyError> {
+    serde_json::to_value(value)
+        .map_err(|e| ReplyError::new(ErrorCode::Internal, format!("cannot encode the reply: {e}")))
+}
+
+/// `linux`, `windows` or `macos` (other systems report their Rust OS name).
+pub fn platform() -> &'static str {
+    std::env::consts::OS
+}
+
+/// Serves requests from `input` until a clean end of stream.
+///
+/// # Errors
+/// [`FrameError`] when the stream breaks (ends inside a frame, or a read or write fails): the
+/// caller reports it on stderr and exits non-zero.
+pub fn serve<R: Read, W: Write>(
+    host: &Host,
+    input: &mut R,
+    output: &mut W,
+) -> Result<(), FrameError> {
+    loop {
+        match frame::read_frame(input, MAX_INBOUND) {
+            Ok(None) => return Ok(()),
+            Ok(Some(body)) => frame::write_frame(output, &host.handle_frame(&body))?,
+            Err(FrameError::TooLarge { len, cap }) => {
+                let e = ReplyError::new(
+                    ErrorCode::FrameTooLarge,
+                    format!("message of {len} bytes is over the host's {cap}-byte limit; it was skipped"),
+                );
+                frame::write_frame(output, error_reply(&Value::Null, &e).to_string().as_bytes())?;
+                frame::skip_body(input, len)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Fixed;
+    use std::io::Cursor;
+
+    fn host(dir: &std::path::Path) -> Host {
+        Host::new(HostConfig {
+            identity: Box::new(Fixed(Identity {
+                user: "alice".into(),
+                principal: Some("alice@corp.example".into()),
+                machine: "ws01".into(),
+                joined: true,
+                domain: Some("corp.example".into()),
+                source: "fixture".into(),
+                ..Identity::default()
+            })),
+            network: NetworkProbe::new(dir).with_nameservers(vec![]),
+            approvals: ApprovalDirs { machine: dir.join("machine"), user: Some(dir.join("user")) },
+            audit: AuditLog::new(Some(dir.join("audit"))).with_system_log(false),
+        })
+    }
+
+    fn frames(bodies: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for b in bodies {
+            frame::write_frame(&mut out, b).unwrap();
+        }
+        out
+    }
+
+    fn replies(mut bytes: &[u8]) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(body) = frame::read_frame(&mut bytes, MAX_OUTBOUND).unwrap() {
+            out.push(serde_json::from_slice(&body).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn every_malformed_frame_gets_its_own_error_and_the_loop_goes_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let input = frames(&[
+            b"\xff\xfe",
+            b"{not json",
+            br#"{"v":1,"id":1,"type":"nope"}"#,
+            br#"{"v":1,"id":2,"type":"import_approval","token":7}"#,
+            br#"{"v":9,"id":3,"type":"hello"}"#,
+            br#"{"v":1,"id":4,"type":"import_approval","token":"x.y"}"#,
+            br#"{"v":1,"id":"last","type":"hello"}"#,
+        ]);
+        let mut out = Vec::new();
+        serve(&host(tmp.path()), &mut Cursor::new(input), &mut out).unwrap();
+        let codes: Vec<_> =
+            replies(&out).iter().map(|r| (r["id"].clone(), r["error"]["code"].clone())).collect();
+        assert_eq!(
+            codes,
+            vec![
+                (Value::Null, json!(2)),
+                (Value::Null, json!(1)),
+                (json!(1), json!(4)),
+                (json!(2), json!(5)),
+                (json!(3), json!(6)),
+                (json!(4), json!(8)),
+                (json!("last"), Value::Null),
+            ]
+        );
+    }
+
+    #[test]
+    fn over_cap_frame_is_answered_and_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut input = ((MAX_INBOUND + 1) as u32).to_ne_bytes().to_vec();
+        input.extend(vec![b' '; MAX_INBOUND + 1]);
+        input.extend(frames(&[br#"{"v":1,"id":5,"type":"hello"}"#]));
+        let mut out = Vec::new();
+        serve(&host(tmp.path()), &mut Cursor::new(input), &mut out).unwrap();
+        let r = replies(&out);
+        assert_eq!(r[0]["error"]["name"], "frame_too_large");
+        assert_eq!(r[1]["id"], 5);
+        assert_eq!(r[1]["ok"], true);
+    }
+
+    #[test]
+    fn truncated_stream_is_an_error_after_the_complete_frames() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut input = frames(&[br#"{"v":1,"id":1,"type":"hello"}"#]);
+        input.extend([9, 0]);
+        let mut out = Vec::new();
+        let err = serve(&host(tmp.path()), &mut Cursor::new(input), &mut out).unwrap_err();
+        assert!(matches!(err, FrameError::TruncatedPrefix { got: 2 }));
+        assert_eq!(replies(&out).len(), 1, "the complete frame was still answered");
+    }
+
+    #[test]
+    fn hello_identity_import_approvals_audit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = host(tmp.path());
+        let ask = |v: Value| -> Value {
+            serde_json::from_slice(&h.handle_frame(v.to_string().as_bytes())).unwrap()
+        };
+        let hello = ask(json!({"v":1,"id":1,"type":"hello"}));
+        assert_eq!(hello["data"]["protocol"], 1);
+        assert_eq!(hello["data"]["platform"], platform());
+        assert_eq!(hello["data"]["capabilities"].as_array().unwrap().len(), REQUEST_TYPES.len());
+        let id = ask(json!({"v":1,"id":2,"type":"identity"}));
+        assert_eq!(id["data"]["principal"], "alice@corp.example");
+
+        let token = approvals::tests::token("{}");
+        let imported = ask(json!({"v":1,"id":3,"type":"import_approval","token":token}));
+        assert_eq!(imported["data"]["duplicate"], false, "{imported}");
+        let listed = ask(json!({"v":1,"id":4,"type":"approvals"}));
+        assert_eq!(listed["data"]["tokens"][0]["source"], "user");
+        assert_eq!(listed["data"]["tokens"][0]["token"], token.as_str());
+        assert_eq!(listed["data"]["tokens"][0]["file"], imported["data"]["file"]);
+
+        let audit = ask(
+            json!({"v":1,"id":5,"type":"audit","events":[{"kind":"block","url":"https://m.example/x"}]}),
+        );
+        assert_eq!(audit["data"]["written"], 1);
+        let line = std::fs::read_to_string(tmp.path().join("audit/audit.jsonl")).unwrap();
+        let rec: Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(rec["url"], "https://m.example");
+        assert_eq!(rec["user"], "alice");
+        assert_eq!(rec["principal"], "alice@corp.example");
+        assert_eq!(rec["machine"], "ws01");
+    }
+
+    #[test]
+    fn oversized_token_gets_token_too_large() {
+        let tmp = tempfile::tempdir().unwrap();
+        let h = host(tmp.path());
+        let big = "a".repeat(approvals::MAX_TOKEN_BYTES + 100);
+        let r: Value = serde_json::from_slice(&h.handle_frame(
+            json!({"v":1,"id":1,"type":"import_approval","token":big}).to_string().as_bytes(),
+        ))
+        .unwrap();
+        assert_eq!(r["error"]["name"], "token_too_large");
+    }
+}

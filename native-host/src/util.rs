@@ -1,0 +1,120 @@
+//! Small helpers shared by the readers: a command with a deadline, the host name, an RFC 3339 clock.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Runs `program args…` with no stdin and stderr discarded; returns its stdout if it exits
+/// successfully within `timeout`, else kills it and returns `None`. Never writes to our stdout.
+#[cfg_attr(not(any(target_os = "macos", target_os = "linux")), allow(dead_code))]
+pub(crate) fn run_with_timeout(program: &str, args: &[&str], timeout: Duration) -> Option<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.by_ref().take(1 << 20).read_to_string(&mut out);
+        out
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                // Our own child, by handle: kill it and reap it.
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    // On a timeout the reader thread is left to finish on its own: a grandchild may still hold
+    // the pipe open, and waiting for it would defeat the deadline.
+    status.filter(|s| s.success())?;
+    reader.join().ok()
+}
+
+/// This machine's host name as the kernel reports it (Linux reads it from /proc under its root).
+#[cfg(target_os = "macos")]
+pub(crate) fn hostname() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates on success when the
+    // name fits, and we stop at the first NUL or the buffer's end either way.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8(buf[..end].to_vec()).ok().filter(|h| !h.is_empty())
+}
+
+/// The current time as RFC 3339 UTC with milliseconds: `2025-01-31T08:15:00.123Z`.
+pub fn now_rfc3339() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339_from_millis(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Formats milliseconds since the Unix epoch as RFC 3339 UTC.
+pub fn rfc3339_from_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339_from_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_from_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_from_millis(1_735_689_599_999), "2024-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_from_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn command_with_deadline() {
+        assert_eq!(
+            run_with_timeout("sh", &["-c", "echo hi"], Duration::from_secs(5)).as_deref(),
+            Some("hi\n")
+        );
+        assert_eq!(run_with_timeout("sh", &["-c", "exit 3"], Duration::from_secs(5)), None);
+        let start = Instant::now();
+        assert_eq!(run_with_timeout("sleep", &["5"], Duration::from_millis(100)), None);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the child must be killed at the deadline"
+        );
+        assert_eq!(run_with_timeout("/nonexistent/program", &[], Duration::from_secs(1)), None);
+    }
+}

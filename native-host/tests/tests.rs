@@ -1,0 +1,5 @@
+//! Integration tests: the real binaries over real pipes, identity fixtures, installation under a temp root.
+
+mod identity;
+mod install;
+mod pipes;
