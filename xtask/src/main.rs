@@ -134,6 +134,14 @@ fn test(root: &Path, browser: bool) -> Result<()> {
         ]),
     )?;
     step("Rust tests", cargo(&["test", "--workspace"]))?;
+    for fuzz in ["wasm-core/fuzz", "native-host/fuzz"] {
+        // Fuzz targets live outside the workspace; keep them compiling (running them is manual).
+        let manifest = format!("{fuzz}/Cargo.toml");
+        step(
+            &format!("fuzz targets build ({fuzz})"),
+            cargo(&["check", "--manifest-path", &manifest, "--target-dir", "target/fuzz-check"]),
+        )?;
+    }
     let built = build(root)?;
     let mut node = Command::new("node");
     node.args(["--test", "tests/wasm/"]);
