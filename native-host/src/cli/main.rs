@@ -5,6 +5,7 @@
 //! and a `run` function; adding one is a variant in [`Command`] and a match arm in [`run`].
 
 mod host;
+mod policy;
 
 use std::process::ExitCode;
 
@@ -24,8 +25,13 @@ enum Command {
     InstallHost(host::InstallArgs),
     /// Remove the registration install-host wrote.
     UninstallHost(host::UninstallArgs),
-    // Later: `classify`, `check-policy`, `rules` (policy tools) and `keygen`, `approve`,
-    // `inspect`, `revoke` (approvals), each a module beside `host`.
+    /// Classify URLs under a policy: one JSON object per line, in input order.
+    Classify(policy::ClassifyArgs),
+    /// Check a policy file: errors and warnings with the JSON path of each.
+    CheckPolicy(policy::CheckArgs),
+    /// Print the declarativeNetRequest rules a policy compiles to.
+    Rules(policy::RulesArgs),
+    // Later: `keygen`, `approve`, `inspect`, `revoke` (approvals), a module beside `host`.
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::InstallHost(args) => host::install(&args),
         Command::UninstallHost(args) => host::uninstall(&args),
+        Command::Classify(args) => policy::classify(&args),
+        Command::CheckPolicy(args) => policy::check_policy(&args),
+        Command::Rules(args) => policy::rules(&args),
     }
 }
 
