@@ -3,25 +3,29 @@
 //! the 10,000 most popular must be a known category service, and recall on the v2fly category
 //! lists (minus `noise.txt`) must not regress.
 //!
-//! Run with `cargo test -p gatehouse-core --test corpus -- --nocapture` to see the numbers.
+//! Run with `cargo test -p gatehouse-core --test integration corpus -- --nocapture` to see the numbers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_core::{catalogue, Pattern, Policy, Request, ResourceType};
 
 const MS365: [(&str, &str, usize); 6] = [
-    ("All", include_str!("../../tests/corpus/ms365/worldwide_All.fqdn_wildcard"), 262),
-    ("Common", include_str!("../../tests/corpus/ms365/worldwide_Common.fqdn_wildcard"), 162),
-    ("Exchange", include_str!("../../tests/corpus/ms365/worldwide_Exchange.fqdn_wildcard"), 9),
-    ("MEM", include_str!("../../tests/corpus/ms365/worldwide_MEM.fqdn_wildcard"), 73),
-    ("SharePoint", include_str!("../../tests/corpus/ms365/worldwide_SharePoint.fqdn_wildcard"), 10),
-    ("Skype", include_str!("../../tests/corpus/ms365/worldwide_Skype.fqdn_wildcard"), 12),
+    ("All", include_str!("../../../tests/corpus/ms365/worldwide_All.fqdn_wildcard"), 262),
+    ("Common", include_str!("../../../tests/corpus/ms365/worldwide_Common.fqdn_wildcard"), 162),
+    ("Exchange", include_str!("../../../tests/corpus/ms365/worldwide_Exchange.fqdn_wildcard"), 9),
+    ("MEM", include_str!("../../../tests/corpus/ms365/worldwide_MEM.fqdn_wildcard"), 73),
+    (
+        "SharePoint",
+        include_str!("../../../tests/corpus/ms365/worldwide_SharePoint.fqdn_wildcard"),
+        10,
+    ),
+    ("Skype", include_str!("../../../tests/corpus/ms365/worldwide_Skype.fqdn_wildcard"), 12),
 ];
 
-const TOP: &str = include_str!("../../tests/corpus/top/top100k.domains");
+const TOP: &str = include_str!("../../../tests/corpus/top/top100k.domains");
 const TOP_N: usize = 10_000;
-const TOP_IN_CATEGORY: &str = include_str!("../../tests/corpus/top-in-category.txt");
-const NOISE: &str = include_str!("../../tests/corpus/noise.txt");
+const TOP_IN_CATEGORY: &str = include_str!("../../../tests/corpus/top-in-category.txt");
+const NOISE: &str = include_str!("../../../tests/corpus/noise.txt");
 
 /// A v2fly list, the category it stands for, its size, and the measured recall floors
 /// (entries hit directly, entries whose service the catalogue covers) on the cleaned list.
@@ -37,7 +41,7 @@ struct List {
 const LISTS: [List; 4] = [
     List {
         name: "im_communication",
-        text: include_str!("../../tests/corpus/v2fly/im_communication.domains"),
+        text: include_str!("../../../tests/corpus/v2fly/im_communication.domains"),
         category: "instant_messaging",
         lines: 148,
         min_direct: 9,
@@ -45,7 +49,7 @@ const LISTS: [List; 4] = [
     },
     List {
         name: "netdisk_intl",
-        text: include_str!("../../tests/corpus/v2fly/netdisk_intl.domains"),
+        text: include_str!("../../../tests/corpus/v2fly/netdisk_intl.domains"),
         category: "cloud_storage",
         lines: 45,
         min_direct: 20,
@@ -53,7 +57,7 @@ const LISTS: [List; 4] = [
     },
     List {
         name: "netdisk_cn",
-        text: include_str!("../../tests/corpus/v2fly/netdisk_cn.domains"),
+        text: include_str!("../../../tests/corpus/v2fly/netdisk_cn.domains"),
         category: "cloud_storage",
         lines: 91,
         min_direct: 66,
@@ -61,7 +65,7 @@ const LISTS: [List; 4] = [
     },
     List {
         name: "mail_services",
-        text: include_str!("../../tests/corpus/v2fly/mail_services.domains"),
+        text: include_str!("../../../tests/corpus/v2fly/mail_services.domains"),
         category: "webmail",
         lines: 34,
         min_direct: 3,

@@ -4,7 +4,7 @@
 use gatehouse_core::{decide, Context, Policy, Request, ResourceType};
 use serde_json::Value;
 
-const FIXTURES: &str = include_str!("../../tests/fixtures/decisions.json");
+const FIXTURES: &str = include_str!("../../../tests/fixtures/decisions.json");
 
 #[test]
 fn decision_fixtures() {

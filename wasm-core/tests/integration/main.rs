@@ -1,0 +1,5 @@
+//! gatehouse-core's integration tests, one binary: shared fixtures, properties, the real corpus.
+
+mod corpus;
+mod fixtures;
+mod properties;
