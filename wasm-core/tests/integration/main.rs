@@ -3,3 +3,4 @@
 mod corpus;
 mod fixtures;
 mod properties;
+mod schema;
