@@ -5,6 +5,7 @@
 //! crate is the wire contract.
 
 pub mod approvals;
+pub mod approve;
 pub mod audit;
 pub mod frame;
 pub mod host;
