@@ -63,7 +63,7 @@ function render(s) {
   const hello = s.host?.hello ?? {};
   const error = s.host?.error;
   facts('host-facts', [
-    [t('labelVersion'), hello.version ?? null],
+    [t('labelVersion'), hello.hostVersion ? `${hello.hostVersion} (${hello.platform ?? '?'})` : null],
     [t('labelProblem'), error ? `${error.message}${error.name ? ` (${error.name})` : ''}` : null],
   ]);
 
@@ -101,7 +101,7 @@ function render(s) {
   // Enforcement
   const c = s.compiled ?? {};
   facts('enforcement', [
-    [t('labelRules'), c.error ?? (c.rules !== undefined ? String(c.rules) : null)],
+    [t('labelRules'), c.error ?? (c.install && !c.install.ok ? `${t('rulesNotInstalled')}: ${c.install.error}` : c.rules !== undefined ? String(c.rules) : null)],
     [t('labelCompiled'), c.atMs ? `${formatTime(c.atMs)} (${c.reason})` : null],
     [t('labelBootstrap'), c.install ? (c.install.bootstrapEnabled ? t('on') : t('off')) : null],
     [t('labelPrediction'), s.prediction === 'off' ? t('off') : s.prediction],

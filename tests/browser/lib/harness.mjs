@@ -166,7 +166,24 @@ export async function openScenario(name, o = {}) {
     ...(o.lang ? [`--lang=${o.lang}`] : []),
     ...(o.args ?? []),
   ];
-  const env = { ...process.env, HOME: dirs.home, TMPDIR: dirs.tmp };
+  // Chromium starts the native host with its own environment: point the host's folders into
+  // the scenario (native-host/src/host.rs `env`), and keep it off the system log.
+  const hostDirs = {
+    audit: path.join(root, 'audit'),
+    machineApprovals: path.join(root, 'approvals-machine'),
+    userApprovals: path.join(root, 'approvals-user'),
+  };
+  for (const d of Object.values(hostDirs)) fs.mkdirSync(d, { recursive: true });
+  const env = {
+    ...process.env,
+    HOME: dirs.home,
+    TMPDIR: dirs.tmp,
+    GATEHOUSE_AUDIT_DIR: hostDirs.audit,
+    GATEHOUSE_APPROVALS_DIR: hostDirs.machineApprovals,
+    GATEHOUSE_USER_APPROVALS_DIR: hostDirs.userApprovals,
+    GATEHOUSE_SYSLOG: '0',
+    ...(o.env ?? {}),
+  };
   if (o.lang) {
     env.LANGUAGE = o.lang.replace('-', '_');
   }
@@ -192,6 +209,9 @@ export async function openScenario(name, o = {}) {
     launchedMs,
     setPolicy,
     extensionId: EXTENSION_ID,
+    hostDirs,
+    /** Every audit event the native host wrote (its JSON-lines files). */
+    auditEvents: () => readAudit(hostDirs.audit),
     extensionUrl: (p) => `chrome-extension://${EXTENSION_ID}/${p}`,
     blockUrl: (url) => `chrome-extension://${EXTENSION_ID}/block.html#${url}`,
     worker: (timeout) => extensionWorker(context, timeout),
@@ -214,6 +234,16 @@ export async function openScenario(name, o = {}) {
   };
   if (o.waitForWorker ?? true) await scenario.worker();
   return scenario;
+}
+
+function readAudit(dir) {
+  const events = [];
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
+    for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) {
+      if (line.trim()) events.push(JSON.parse(line));
+    }
+  }
+  return events;
 }
 
 function ensureDir(d) {
