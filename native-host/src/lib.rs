@@ -13,6 +13,7 @@ pub mod identity;
 pub mod install;
 pub mod network;
 pub mod protocol;
+pub mod templates;
 mod util;
 
 pub use util::{now_rfc3339, rfc3339_from_millis};

@@ -4,6 +4,7 @@
 //! error (clap's own). Each subcommand group lives in its own module with a clap `Args` struct
 //! and a `run` function; adding one is a variant in [`Command`] and a match arm in [`run`].
 
+mod approvals;
 mod host;
 mod policy;
 
@@ -31,7 +32,16 @@ enum Command {
     CheckPolicy(policy::CheckArgs),
     /// Print the declarativeNetRequest rules a policy compiles to.
     Rules(policy::RulesArgs),
-    // Later: `keygen`, `approve`, `inspect`, `revoke` (approvals), a module beside `host`.
+    /// Write group-policy templates (Linux JSON, .reg, ADMX/ADML, .mobileconfig) for a policy.
+    PolicyTemplates(policy::TemplatesArgs),
+    /// Make an approver key pair: the private key to a file, the public JWK for the policy.
+    Keygen(approvals::KeygenArgs),
+    /// Issue an approval token, from a block-page request file or from flags.
+    Approve(approvals::ApproveArgs),
+    /// Decode a token, verify it against a policy, and explain the verdict.
+    Inspect(approvals::InspectArgs),
+    /// Print the policy fragment that revokes approvals by token id (jti).
+    Revoke(approvals::RevokeArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +62,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Classify(args) => policy::classify(&args),
         Command::CheckPolicy(args) => policy::check_policy(&args),
         Command::Rules(args) => policy::rules(&args),
+        Command::PolicyTemplates(args) => policy::templates(&args),
+        Command::Keygen(args) => approvals::keygen(&args),
+        Command::Approve(args) => approvals::approve(&args),
+        Command::Inspect(args) => approvals::inspect(&args),
+        Command::Revoke(args) => approvals::revoke(&args),
     }
 }
 

@@ -62,6 +62,51 @@ pub struct RulesArgs {
     extension_id: String,
 }
 
+/// `policy-templates` flags.
+#[derive(Debug, Args)]
+pub struct TemplatesArgs {
+    /// The Gatehouse policy to deploy (checked first; an unusable one is refused).
+    #[arg(long)]
+    policy: PathBuf,
+    /// Extension id (from your own signing key; the default is the development id).
+    #[arg(long, default_value = DEV_EXTENSION_ID.trim())]
+    extension_id: String,
+    /// Where browsers fetch the CRX update manifest.
+    #[arg(long, default_value = "https://intranet.example/gatehouse/updates.xml")]
+    update_url: String,
+    /// Output folder (created if missing; files in it are overwritten).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn templates(args: &TemplatesArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.policy)
+        .with_context(|| format!("reading {}", args.policy.display()))?;
+    let (_, warnings) = parse_policy_text(&text)
+        .with_context(|| format!("{} cannot be used", args.policy.display()))?;
+    for w in &warnings {
+        eprintln!("gatehouse: warning: {}: {}: {}", args.policy.display(), w.path, w.message);
+    }
+    let Ok(Value::Object(policy)) = serde_json::from_str::<Value>(&text) else {
+        bail!("{} must be a policy object in managed-storage form", args.policy.display());
+    };
+    let input = gatehouse_host::templates::TemplateInput {
+        extension_id: args.extension_id.trim().to_owned(),
+        update_url: args.update_url.clone(),
+        policy,
+    };
+    for file in gatehouse_host::templates::generate(&input)? {
+        let path = args.out.join(&file.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(&path, &file.bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
 pub fn classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     let (policy, _) = load_policy(args.policy.as_deref())?;
     let context = load_context(args.context.as_deref())?;
@@ -175,7 +220,7 @@ pub fn rules(args: &RulesArgs) -> anyhow::Result<()> {
 }
 
 /// Reads a policy file; warnings go to stderr so stdout stays machine-readable.
-fn load_policy(path: Option<&Path>) -> anyhow::Result<(Policy, Vec<Warning>)> {
+pub(crate) fn load_policy(path: Option<&Path>) -> anyhow::Result<(Policy, Vec<Warning>)> {
     let Some(path) = path else { return Ok((Policy::embedded_default(), Vec::new())) };
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
