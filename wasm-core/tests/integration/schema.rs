@@ -57,3 +57,12 @@ fn every_schema_property_has_a_title_and_description() {
     walk(&schema, "$", &mut missing);
     assert!(missing.is_empty(), "schema nodes without title/description: {missing:?}");
 }
+
+#[test]
+fn example_policies_are_clean() {
+    let examples = [include_str!("../../../manifests/examples/department.json")];
+    for example in examples {
+        let parsed = Policy::from_json(example).expect("example policy is usable");
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    }
+}
