@@ -192,14 +192,16 @@ impl ApproverKey {
     /// [`ApproveError::BadKeyFile`] saying what is missing or wrong.
     pub fn from_jwk(text: &str) -> Result<Self, ApproveError> {
         let bad = |m: &str| ApproveError::BadKeyFile(m.to_owned());
-        let jwk: Value =
-            serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| bad(&e.to_string()))?;
+        let jwk: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
+            .map_err(|e| bad(&e.to_string()))?;
         let field = |k: &str| jwk.get(k).and_then(Value::as_str);
         if field("kty") != Some("OKP") || field("crv") != Some("Ed25519") {
             return Err(bad("\"kty\" must be \"OKP\" and \"crv\" \"Ed25519\""));
         }
         let Some(d) = field("d") else {
-            return Err(bad("it has no \"d\": this is a public key; give the private key file keygen wrote"));
+            return Err(bad(
+                "it has no \"d\": this is a public key; give the private key file keygen wrote",
+            ));
         };
         let kid = field("kid").ok_or_else(|| bad("missing \"kid\""))?;
         let seed: [u8; 32] = URL_SAFE_NO_PAD
@@ -370,7 +372,8 @@ impl RequestRecord {
             )));
         }
         let bad = |e: serde_json::Error| ApproveError::BadRequest(e.to_string());
-        let value: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(bad)?;
+        let value: Value =
+            serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(bad)?;
         if !value.is_object() {
             return Err(ApproveError::BadRequest("expected a JSON object".into()));
         }
@@ -589,7 +592,9 @@ pub fn claims(
         }
         Validity::Until(until) => {
             if until <= now_s {
-                return Err(ApproveError::EndInPast(rfc3339_from_millis(until.saturating_mul(1000))));
+                return Err(ApproveError::EndInPast(rfc3339_from_millis(
+                    until.saturating_mul(1000),
+                )));
             }
             // Rounded up, as the verifier counts.
             let days = (until - now_s).saturating_add(DAY_S - 1) / DAY_S;
@@ -672,9 +677,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Seconds since the epoch, now.
 pub fn now_s() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -764,7 +768,8 @@ pub fn decode_unverified(token: &str) -> Decoded {
     }
     let parts: Vec<&str> = token.split('.').collect();
     if parts.len() != 3 {
-        out.problems.push(format!("{} dot-separated parts; a JWS compact token has 3", parts.len()));
+        out.problems
+            .push(format!("{} dot-separated parts; a JWS compact token has 3", parts.len()));
     }
     let part = |i: usize, what: &str, problems: &mut Vec<String>| -> Option<Value> {
         let text = parts.get(i)?;
@@ -826,7 +831,8 @@ pub struct UrlCheck {
     pub service: Option<String>,
     /// Its category.
     pub category: Option<String>,
-    /// Whether the approval covers it (`None` when the URL needs no approval).
+    /// Whether the token names its service or category, verified or not (`None` when the URL
+    /// needs no approval).
     pub covered: Option<bool>,
 }
 
@@ -890,9 +896,19 @@ pub fn inspect(
         }
         _ => Ok(approval),
     });
+    // Whether the token names the URL's service or category, from its claims even when it
+    // failed verification (the verdict says whether it counts).
+    let names = |key: &str, id: &str| {
+        decoded
+            .claims
+            .as_ref()
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_array)
+            .is_some_and(|list| list.iter().any(|v| v.as_str() == Some(id)))
+    };
     let url = url.map(|mut check| {
         if let (Some(s), Some(c)) = (&check.service, &check.category) {
-            check.covered = Some(verdict.as_ref().is_ok_and(|a| a.covers(s, c)));
+            check.covered = Some(names("services", s) || names("categories", c));
         }
         check
     });
@@ -984,7 +1000,11 @@ pub fn revoked_in_policy(policy: &Value) -> Result<Vec<String>, ApproveError> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or(ApproveError::BadRevokedList("has a non-string entry")))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or(ApproveError::BadRevokedList("has a non-string entry"))
+            })
             .collect(),
         Some(_) => Err(ApproveError::BadRevokedList("is not a list")),
     }
@@ -1022,7 +1042,8 @@ mod tests {
     }
 
     fn policy_with(keys: &[&ApproverKey], extra: Value) -> Policy {
-        let mut json = json!({"approvals": {"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()}});
+        let mut json =
+            json!({"approvals": {"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()}});
         if let (Some(a), Some(e)) = (json["approvals"].as_object_mut(), extra.as_object()) {
             a.extend(e.clone());
         }
@@ -1050,7 +1071,11 @@ mod tests {
     }
 
     fn alice() -> Identity {
-        Identity { principal: Some("alice@corp.example".into()), machine: "WS01".into(), ..Identity::default() }
+        Identity {
+            principal: Some("alice@corp.example".into()),
+            machine: "WS01".into(),
+            ..Identity::default()
+        }
     }
 
     #[test]
@@ -1064,8 +1089,14 @@ mod tests {
         let c = issue(&d).unwrap();
         assert_eq!((c.iat, c.nbf, c.exp), (NOW_S, NOW_S, NOW_S + 30 * DAY_S));
         let token = k.sign(&c).unwrap();
-        let a = verify_approval(&policy_with(&[&k], json!({})), &token, Some(&alice()), NOW_S * 1000, "user")
-            .unwrap();
+        let a = verify_approval(
+            &policy_with(&[&k], json!({})),
+            &token,
+            Some(&alice()),
+            NOW_S * 1000,
+            "user",
+        )
+        .unwrap();
         assert_eq!(a.issuer, "dept-1");
         assert_eq!(a.subject, "alice@corp.example");
         assert_eq!(a.machine.as_deref(), Some("WS01"));
@@ -1121,7 +1152,10 @@ mod tests {
             (k.public_jwk().to_string(), "public key"),
             (json!({"kty": "RSA"}).to_string(), "OKP"),
             (json!({"kty": "OKP", "crv": "Ed25519", "d": "AAAA"}).to_string(), "kid"),
-            (json!({"kty": "OKP", "crv": "Ed25519", "kid": "k", "d": "AAAA"}).to_string(), "32 bytes"),
+            (
+                json!({"kty": "OKP", "crv": "Ed25519", "kid": "k", "d": "AAAA"}).to_string(),
+                "32 bytes",
+            ),
             (swapped.to_string(), "damaged"),
             (bad_kid.to_string(), "1-64 characters"),
         ];
@@ -1170,7 +1204,10 @@ mod tests {
             (with(&|d| d.purpose = Some("x".repeat(MAX_PURPOSE_CHARS + 1))), "at most 2000"),
             (with(&|d| d.validity = None), "--days N or --until"),
             (with(&|d| d.validity = Some(Validity::Days(0))), "at least 1 day"),
-            (with(&|d| d.validity = Some(Validity::Days(184))), "184 days is longer than the 183-day"),
+            (
+                with(&|d| d.validity = Some(Validity::Days(184))),
+                "184 days is longer than the 183-day",
+            ),
             (with(&|d| d.validity = Some(Validity::Until(NOW_S))), "not in the future"),
             (with(&|d| d.validity = Some(Validity::Until(NOW_S + 183 * DAY_S + 1))), "184 days"),
             (with(&|d| d.approver = Some("a\nb".into())), "--approver"),
@@ -1250,9 +1287,13 @@ mod tests {
             (r#"{"requestId":"r","days":"14"}"#, "invalid type"),
         ] {
             let e = RequestRecord::parse(text).unwrap_err().to_string();
-            assert!(e.contains("not a Gatehouse request file") && e.contains(needle), "{text}: {e}");
+            assert!(
+                e.contains("not a Gatehouse request file") && e.contains(needle),
+                "{text}: {e}"
+            );
         }
-        let huge = format!(r#"{{"requestId":"r","justification":"{}"}}"#, "x".repeat(MAX_REQUEST_BYTES));
+        let huge =
+            format!(r#"{{"requestId":"r","justification":"{}"}}"#, "x".repeat(MAX_REQUEST_BYTES));
         assert!(RequestRecord::parse(&huge).unwrap_err().to_string().contains("limit"));
     }
 
@@ -1293,7 +1334,10 @@ mod tests {
             assert!(readable_by_others(&path));
         }
         let missing = tmp.path().join("no/such/dir/k.jwk");
-        assert!(write_new_private(&missing, b"x").unwrap_err().to_string().contains("cannot write"));
+        assert!(write_new_private(&missing, b"x")
+            .unwrap_err()
+            .to_string()
+            .contains("cannot write"));
     }
 
     #[test]
@@ -1339,7 +1383,8 @@ mod tests {
         };
         let (hp, sig) = token.rsplit_once('.').unwrap();
         let tampered = format!("{hp}.{}", &sig[..sig.len() - 4]);
-        let other_key = policy_with(&[&ApproverKey::from_seed("dept-2", &[2; 32]).unwrap()], json!({}));
+        let other_key =
+            policy_with(&[&ApproverKey::from_seed("dept-2", &[2; 32]).unwrap()], json!({}));
         let cases = [
             (inspect(&policy, &token, &bob).unwrap(), "other_user"),
             (inspect(&policy, &token, &later).unwrap(), "expired"),
@@ -1358,6 +1403,10 @@ mod tests {
         // The unverified claims are still shown for a rejected token.
         assert_eq!(cases[3].0.decoded.claims.as_ref().unwrap()["sub"], "alice@corp.example");
         assert_eq!(cases[5].0.url.as_ref().unwrap().covered, Some(false));
+        // Coverage is what the token names, even when it fails for another reason.
+        let bob_gmail = InspectFor { user: Some("bob@corp.example"), ..gmail.clone() };
+        let other = inspect(&policy, &token, &bob_gmail).unwrap();
+        assert_eq!((other.code, other.url.unwrap().covered), ("other_user", Some(true)));
 
         let covered = inspect(&policy, &token, &gmail).unwrap();
         assert!(covered.valid);
@@ -1376,9 +1425,12 @@ mod tests {
         d.machine = Some("WS01".into());
         let token = k.sign(&issue(&d).unwrap()).unwrap();
         let policy = policy_with(&[&k], json!({}));
-        let own = inspect(&policy, &token, &InspectFor { now_ms: NOW_S * 1000, ..InspectFor::default() }).unwrap();
+        let own =
+            inspect(&policy, &token, &InspectFor { now_ms: NOW_S * 1000, ..InspectFor::default() })
+                .unwrap();
         assert!(own.valid && own.checked_for.machine_from_token);
-        let ws02 = InspectFor { machine: Some("WS02"), now_ms: NOW_S * 1000, ..InspectFor::default() };
+        let ws02 =
+            InspectFor { machine: Some("WS02"), now_ms: NOW_S * 1000, ..InspectFor::default() };
         assert_eq!(inspect(&policy, &token, &ws02).unwrap().code, "other_machine");
     }
 
@@ -1387,7 +1439,8 @@ mod tests {
         let existing = revoked_in_policy(&json!({"approvals": {"revoked": ["b", "a"]}})).unwrap();
         let fragment = revocation_fragment(&existing, &["c".into(), " a ".into()]).unwrap();
         assert_eq!(fragment, json!({"approvals": {"revoked": ["a", "b", "c"]}}));
-        let chrome = json!({"3rdparty": {"extensions": {"abc": {"approvals": {"revoked": ["z"]}}}}});
+        let chrome =
+            json!({"3rdparty": {"extensions": {"abc": {"approvals": {"revoked": ["z"]}}}}});
         assert_eq!(revoked_in_policy(&chrome).unwrap(), ["z"]);
         assert!(revoked_in_policy(&json!({})).unwrap().is_empty());
         assert!(revoked_in_policy(&json!({"approvals": {"revoked": "a"}})).is_err());
@@ -1400,9 +1453,20 @@ mod tests {
     #[test]
     fn every_rejection_code_has_a_hint() {
         for code in [
-            "malformed", "oversize", "unsupported_algorithm", "unknown_key", "bad_signature",
-            "not_yet_valid", "expired", "too_long", "other_user", "other_machine",
-            "identity_unknown", "revoked", "nothing_approved", "service_not_covered",
+            "malformed",
+            "oversize",
+            "unsupported_algorithm",
+            "unknown_key",
+            "bad_signature",
+            "not_yet_valid",
+            "expired",
+            "too_long",
+            "other_user",
+            "other_machine",
+            "identity_unknown",
+            "revoked",
+            "nothing_approved",
+            "service_not_covered",
         ] {
             assert!(hint(code).is_some(), "{code}");
         }
