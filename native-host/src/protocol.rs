@@ -211,15 +211,12 @@ pub fn decode_request(body: &[u8]) -> Result<Request, DecodeError> {
     match obj.get("v") {
         None => return Err(fail(&id, ReplyError::missing("v"))),
         Some(Value::Number(n)) if n.as_u64() == Some(PROTOCOL_VERSION) => {}
-        Some(Value::Number(n)) => return Err(fail(
-            &id,
-            ReplyError::new(
-                ErrorCode::UnsupportedVersion,
-                format!(
-                    "protocol version {n} is not supported; this host speaks {PROTOCOL_VERSION}"
-                ),
-            ),
-        )),
+        Some(Value::Number(n)) => {
+            let message = format!(
+                "protocol version {n} is not supported; this host speaks {PROTOCOL_VERSION}"
+            );
+            return Err(fail(&id, ReplyError::new(ErrorCode::UnsupportedVersion, message)));
+        }
         Some(other) => return Err(fail(&id, ReplyError::wrong_type("v", "a number", other))),
     }
     let kind = match obj.get("type") {

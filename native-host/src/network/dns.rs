@@ -158,6 +158,9 @@ fn skip_name(msg: &[u8], mut pos: usize) -> Result<usize, DnsError> {
 
 /// Asks every server at once whether `name` has SRV records; the first usable answer wins.
 /// `None` when no server gave a usable answer within `timeout` (no evidence either way).
+/// A server that refuses the query outright (nothing listens on its port 53, e.g. the domain
+/// controller that served DNS is down) cannot point at any controller: when every server
+/// refuses, the controllers are not discoverable from here, `Some(false)`.
 pub fn srv_exists(servers: &[SocketAddr], name: &str, timeout: Duration) -> Option<bool> {
     if servers.is_empty() {
         return None;
@@ -168,17 +171,24 @@ pub fn srv_exists(servers: &[SocketAddr], name: &str, timeout: Duration) -> Opti
         let tx = tx.clone();
         let name = name.to_owned();
         std::thread::spawn(move || {
-            let answer = ask_one(server, &name, deadline).ok();
+            let answer = ask_one(server, &name, deadline);
             let _ = tx.send(answer);
         });
     }
     drop(tx);
+    let mut refused = 0;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Some(SrvAnswer::Found(_))) => return Some(true),
-            Ok(Some(SrvAnswer::NotFound)) => return Some(false),
-            Ok(None) => continue,
+            Ok(Ok(SrvAnswer::Found(_))) => return Some(true),
+            Ok(Ok(SrvAnswer::NotFound)) => return Some(false),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                refused += 1;
+                if refused == servers.len() {
+                    return Some(false);
+                }
+            }
+            Ok(Err(_)) => continue,
             Err(_) => return None,
         }
     }
@@ -317,5 +327,17 @@ mod tests {
         assert_eq!(got, None);
         assert!(start.elapsed() < Duration::from_secs(2));
         assert_eq!(srv_exists(&[], "a.example", Duration::from_millis(10)), None);
+    }
+
+    #[test]
+    fn refused_by_every_server_is_not_discoverable() {
+        // A port nothing listens on: the kernel answers with ICMP port unreachable.
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let timeout = Duration::from_millis(300);
+        assert_eq!(srv_exists(&[closed], "a.example", timeout), Some(false));
+        assert_eq!(srv_exists(&[closed, closed], "a.example", timeout), Some(false));
+        // One server might still answer: no evidence either way.
+        assert_eq!(srv_exists(&[closed, silent.local_addr().unwrap()], "a.example", timeout), None);
     }
 }

@@ -101,6 +101,13 @@ impl NetworkProbe {
                 let _ = tx.send(Finding::Sssd(out.as_deref().and_then(parse_sssctl_online)));
             });
         }
+        #[cfg(windows)]
+        {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(Finding::DomainAuthenticated(windows::domain_authenticated()));
+            });
+        }
         for (index, host) in probe_hosts.iter().enumerate() {
             let tx = tx.clone();
             let host = host.clone();
@@ -124,6 +131,7 @@ impl NetworkProbe {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
+                Ok(Finding::DomainAuthenticated(yes)) => facts.domain_authenticated = yes,
                 Ok(Finding::Controllers(found)) => facts.domain_controllers_discoverable = found,
                 Ok(Finding::Sssd(online)) => facts.sssd_online = online,
                 Ok(Finding::Host(i, resolved)) => {
@@ -158,6 +166,8 @@ impl NetworkProbe {
 }
 
 enum Finding {
+    #[cfg_attr(not(windows), allow(dead_code))]
+    DomainAuthenticated(Option<bool>),
     Controllers(Option<bool>),
     Sssd(Option<bool>),
     Host(usize, bool),

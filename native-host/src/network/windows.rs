@@ -112,3 +112,41 @@ pub(super) fn srv_exists(name: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+/// Network Location Awareness: whether a connected network is `DomainAuthenticated` (Windows
+/// reached a domain controller of the machine's domain over it). `None` when NLA cannot be asked.
+pub(super) fn domain_authenticated() -> Option<bool> {
+    use windows::Win32::Networking::NetworkListManager::{
+        INetworkListManager, NetworkListManager, NLM_DOMAIN_TYPE_DOMAIN_AUTHENTICATED,
+        NLM_ENUM_NETWORK_CONNECTED,
+    };
+    use windows::Win32::System::Com::{
+        CoCreateInstance, CoInitializeEx, CoUninitialize, CLSCTX_ALL, COINIT_MULTITHREADED,
+    };
+
+    // SAFETY: called on a thread of our own (see `gather`), which joins the MTA here and leaves
+    // it below, after every COM object created in between has been dropped.
+    unsafe {
+        if CoInitializeEx(None, COINIT_MULTITHREADED).is_err() {
+            return None;
+        }
+        let answer = (|| -> windows::core::Result<bool> {
+            let nlm: INetworkListManager = CoCreateInstance(&NetworkListManager, None, CLSCTX_ALL)?;
+            let networks = nlm.GetNetworks(NLM_ENUM_NETWORK_CONNECTED)?;
+            for _ in 0..64 {
+                let mut slot = [None];
+                let mut fetched = 0u32;
+                networks.Next(&mut slot, Some(&mut fetched))?;
+                let Some(network) = slot[0].take().filter(|_| fetched == 1) else {
+                    return Ok(false);
+                };
+                if network.GetDomainType()? == NLM_DOMAIN_TYPE_DOMAIN_AUTHENTICATED {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })();
+        CoUninitialize();
+        answer.ok()
+    }
+}
