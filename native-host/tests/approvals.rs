@@ -245,6 +245,11 @@ fn approve_from_a_block_page_request_file() {
         "alice.jws",
     ]));
     assert!(stdout(&out).is_empty(), "the token went to the file");
+    assert!(
+        stderr(&out).contains("request 6f1c2a9e-0b1d-4e4f-8a55-0c7d1e2f3a4b from alice@corp.example on WS01 for dropbox (https://www.dropbox.com), 14 day(s), made 2027-01-15T08:00:00.000Z"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("wrote the token to alice.jws"), "{}", stderr(&out));
     let token = std::fs::read_to_string(dept.path().join("alice.jws")).unwrap();
     let c = claims(token.trim());

@@ -184,6 +184,19 @@ pub fn approve(args: &ApproveArgs) -> anyhow::Result<()> {
             let record = RequestRecord::parse(&text)
                 .with_context(|| format!("reading {}", path.display()))?;
             let (draft, mut notes) = Draft::from_request(&record);
+            eprintln!(
+                "gatehouse: request {} from {} on {} for {} ({}), {} day(s){}",
+                record.request_id,
+                record.principal.as_deref().or(record.user.as_deref()).unwrap_or("?"),
+                record.machine.as_deref().unwrap_or("?"),
+                record.service.as_deref().or(record.category.as_deref()).unwrap_or("?"),
+                record.origin.as_deref().unwrap_or("no origin"),
+                record.days.map_or_else(|| "?".to_owned(), |d| d.to_string()),
+                record
+                    .created_ms
+                    .map(|ms| format!(", made {}", rfc3339_from_millis(ms)))
+                    .unwrap_or_default()
+            );
             if let Some(created) = record.created_ms {
                 let age = (now * 1000 - created) / 86_400_000;
                 if age > OLD_REQUEST_DAYS {
