@@ -1473,6 +1473,28 @@ mod tests {
         assert_eq!(hint("valid"), None);
     }
 
+    /// Every prefix of a good key file, request file and token: an error or a rejection, never a
+    /// panic and never a valid token.
+    #[test]
+    fn truncated_inputs_fail_cleanly() {
+        let k = key(1);
+        let jwk = k.private_jwk().to_string();
+        let request = r#"{"requestId":"r","principal":"alice@corp.example","machine":"WS01","service":"gmail","days":3}"#;
+        let token = k.sign(&issue(&draft()).unwrap()).unwrap();
+        let policy = policy_with(&[&k], json!({}));
+        let at = InspectFor { now_ms: NOW_S * 1000, ..InspectFor::default() };
+        for cut in 0..jwk.len() {
+            assert!(ApproverKey::from_jwk(&jwk[..cut]).is_err(), "key cut at {cut}");
+        }
+        for cut in 0..request.len() {
+            assert!(RequestRecord::parse(&request[..cut]).is_err(), "request cut at {cut}");
+        }
+        for cut in 0..token.len() {
+            assert!(!inspect(&policy, &token[..cut], &at).unwrap().valid, "token cut at {cut}");
+        }
+        assert!(inspect(&policy, &token, &at).unwrap().valid);
+    }
+
     #[test]
     fn edit_distance_and_suggestions() {
         assert_eq!(edit_distance("gmial", "gmail"), 2);
