@@ -110,7 +110,7 @@ fn long_lived_port_answers_every_request_type_then_exits_zero() {
     assert_eq!(identity["data"]["domain"], "corp.example");
     assert_eq!(identity["data"]["machine"], "ws01");
 
-    // The fixture's resolv.conf points at 127.0.0.1, where nothing answers DNS: the SRV fact is
+    // The fixture's resolv.conf points at 127.0.0.9 (loopback), where nothing answers DNS: the SRV fact is
     // unknown or false, quickly, and no query leaves the machine.
     let started = std::time::Instant::now();
     let network = host.ask(json!({"v":1,"id":3,"type":"network","probeHosts":["localhost"]}));

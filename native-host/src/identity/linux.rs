@@ -66,13 +66,16 @@ impl LinuxReader {
     /// `GATEHOUSE_IDENTITY_ROOT` override for end-to-end tests).
     #[cfg(unix)]
     pub fn system_with_root(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
         // SAFETY: getuid cannot fail and has no preconditions.
         let uid = unsafe { libc::getuid() };
         let env_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
+        // A fixture root describes a whole machine: the real credential cache is not part of it.
+        let ccache = if root == Path::new("/") { default_ccache(uid) } else { None };
         Self::new(root, uid)
             .with_nss_user(nss_user_name(uid))
             .with_env_user(env_user)
-            .with_ccache(default_ccache(uid))
+            .with_ccache(ccache)
     }
 
     fn path(&self, rel: &str) -> PathBuf {
