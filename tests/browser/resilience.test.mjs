@@ -1,0 +1,138 @@
+// Fail closed: enforcement holds when the native host goes away, when the service worker is
+// stopped, and across a browser restart before any policy read can complete.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { blockPageReady, config, hostAvailable, openScenario, sleep, withTimeout } from './lib/harness.mjs';
+
+const GMAIL = 'https://mail.google.com/mail/u/0/';
+const DROPBOX = 'https://www.dropbox.com/home';
+/** Off the internal network per this policy (the test machine has no 10.99/16 address). */
+const SCOPED = { scope: { network: { cidrs: ['10.99.0.0/16'] } } };
+
+if (!hostAvailable()) throw new Error('GATEHOUSE_HOST_BIN not built: these scenarios need the real native host');
+
+/** Pids of processes running `binary` (also once the file is deleted). */
+function processesOf(binary) {
+  const pids = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const exe = fs.readlinkSync(`/proc/${entry}/exe`);
+      if (exe === binary || exe === `${binary} (deleted)`) pids.push(Number(entry));
+    } catch { /* gone or not ours to read */ }
+  }
+  return pids;
+}
+
+async function expectBlocked(s, url) {
+  const { page, url: landed } = await s.visit(url);
+  assert.equal(landed, s.blockUrl(url), `${url} stays blocked`);
+  return page;
+}
+
+test('host removed: still blocked, and the status page says why', async () => {
+  // A copy of the host that this scenario alone runs, so that "uninstalling" it is local.
+  const s0 = await openScenario('host-removed', { policy: SCOPED, host: false, waitForWorker: false, sentinelHosts: ['mail.google.com'] });
+  await s0.stop();
+  const hostCopy = path.join(s0.root, 'bin', 'gatehouse-host');
+  fs.mkdirSync(path.dirname(hostCopy), { recursive: true });
+  fs.copyFileSync(config.hostBin, hostCopy);
+  fs.chmodSync(hostCopy, 0o755);
+  const s = await openScenario('host-removed', { reuse: s0, host: hostCopy });
+  try {
+    // With the host, this machine is out of scope: Gmail loads.
+    await s.waitFor((st) => st.readyMs && st.host?.status === 'connected' && st.scope?.inScope === false, 'host connected, out of scope');
+    const before = await s.visit(GMAIL);
+    assert.equal(before.url, GMAIL);
+
+    // Uninstall the host while the browser runs: registration and binary gone, process ended.
+    fs.rmSync(path.join(s.dirs.profile, 'NativeMessagingHosts'), { recursive: true, force: true });
+    fs.rmSync(hostCopy);
+    const pids = processesOf(hostCopy);
+    assert.ok(pids.length >= 1, 'the host process was running');
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+
+    // Unknown facts count as in scope (fail closed): blocked again, with zero contact.
+    const st = await s.waitFor((x) => x.host?.status === 'unavailable' && x.scope?.inScope === true, 'host unavailable');
+    assert.ok(st.host.error?.name, JSON.stringify(st.host.error));
+    assert.equal(st.identity, null, 'identity from the host is dropped');
+    s.sentinel.reset();
+    const page = await expectBlocked(s, GMAIL);
+    assert.equal(await blockPageReady(page), 'ready');
+    assert.match(await page.locator('#user').textContent(), /not available/i);
+    assert.equal(s.sentinel.connections.length, 0);
+
+    const status = await s.context.newPage();
+    await status.goto(s.extensionUrl('status.html'));
+    await status.waitForSelector('body[data-state="ready"]');
+    assert.equal(await status.locator('#host-status').getAttribute('data-status'), 'unavailable');
+    assert.match(await status.locator('#host-status').textContent(), /Not available/);
+    assert.match(await status.locator('#host-facts').textContent(), /host_|exited|native/i, 'the problem is named');
+  } finally {
+    await s.close();
+  }
+});
+
+test('service worker stopped through CDP: navigation still blocked', async () => {
+  const s = await openScenario('sw-stopped', { policy: null, host: true, sentinelHosts: ['mail.google.com', 'www.dropbox.com'] });
+  try {
+    await s.waitFor((st) => st.readyMs && st.compiled?.install?.ok, 'rules installed');
+    await s.worker();
+    // DevTools' "stop" on the worker: ServiceWorker.stopAllWorkers from a page in the extension's
+    // storage partition (https://chromedevtools.github.io/devtools-protocol/tot/ServiceWorker/).
+    const page = await s.context.newPage();
+    await page.goto(s.extensionUrl('status.html'));
+    const cdp = await s.context.newCDPSession(page);
+    const versions = [];
+    cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => versions.push(...v));
+    await cdp.send('ServiceWorker.enable');
+    await sleep(500);
+    const running = versions.find((v) => v.scriptURL.startsWith(s.extensionUrl('')) && v.runningStatus === 'running');
+    assert.ok(running, `the extension worker is running: ${JSON.stringify(versions)}`);
+    const stopped = new Promise((resolve) => cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => {
+      if (v.some((x) => x.versionId === running.versionId && x.runningStatus === 'stopped')) resolve();
+    }));
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await withTimeout(stopped, 20_000, 'DevTools to report the worker stopped');
+    await cdp.detach();
+    await page.close();
+    // Nothing runs JavaScript for the extension now; the rules alone must hold.
+    for (const url of [GMAIL, DROPBOX]) {
+      const { page } = await s.visit(url);
+      assert.match(page.url(), /block\.html#https:/);
+      assert.equal(await blockPageReady(page), 'ready', 'the block page woke the worker to explain itself');
+    }
+    assert.equal(s.sentinel.connections.length, 0);
+    assert.equal(s.sentinel.requests.length, 0);
+  } finally {
+    await s.close();
+  }
+});
+
+test('browser restart with the same profile: blocked before any policy read completes', async () => {
+  const first = await openScenario('restart', { policy: { categories: { webmail: { mode: 'block' } } }, host: true, sentinelHosts: ['mail.google.com', 'www.dropbox.com'] });
+  await first.waitFor((st) => st.readyMs && st.policy?.source === 'managed' && st.compiled?.install?.ok, 'rules installed');
+  await first.stop();
+
+  // Restart and navigate at once, without waiting for the worker.
+  const second = await openScenario('restart', { reuse: first, waitForWorker: false });
+  let page = await expectBlocked(second, GMAIL);
+  await second.stop();
+
+  // Restart with the engine gone and no policy at all: no policy read can ever complete, so the
+  // rules persisted in the profile are all that blocks.
+  fs.rmSync(path.join(first.dirs.extension, 'wasm', 'gatehouse_core_bg.wasm'));
+  const third = await openScenario('restart', { reuse: first, policy: null, host: false, waitForWorker: false });
+  try {
+    page = await expectBlocked(third, DROPBOX);
+    await expectBlocked(third, GMAIL);
+    assert.equal(await blockPageReady(page), 'error', 'the page says it cannot explain, but the site stays closed');
+    assert.equal(third.sentinel.connections.length, 0);
+    assert.equal(third.sentinel.requests.length, 0);
+  } finally {
+    await third.close();
+  }
+});
