@@ -139,8 +139,8 @@ async function onRequest(event) {
   const max = info.policy.requests.maxDays;
   const badText = justification.value.trim().length < 10;
   const badDays = !Number.isInteger(n) || n < 1 || n > max;
-  justification.toggleAttribute('aria-invalid', badText);
-  days.toggleAttribute('aria-invalid', badDays);
+  markInvalid(justification, badText);
+  markInvalid(days, badDays);
   if (badText || badDays) {
     setText('request-error', badText ? t('justificationHint') : t('daysHint', max));
     (badText ? justification : days).focus();
@@ -154,6 +154,11 @@ async function onRequest(event) {
     setText('request-error', t('requestFailed', err.message));
     $('request-button').disabled = false;
   }
+}
+
+function markInvalid(el, invalid) {
+  if (invalid) el.setAttribute('aria-invalid', 'true');
+  else el.removeAttribute('aria-invalid');
 }
 
 function showRequest({ record, posted, mail, file }) {
