@@ -6,6 +6,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
+mod ad;
 mod tools;
 
 #[derive(Parser)]
@@ -65,7 +66,7 @@ struct Built {
 }
 
 fn build(root: &Path) -> Result<Built> {
-    tools::ensure_wasm_target()?;
+    tools::ensure_target("wasm32-unknown-unknown")?;
     let wasm_bindgen = tools::ensure_wasm_bindgen(root)?;
     step("native host and CLI", cargo(&["build", "-p", "gatehouse-host", "--bins"]))?;
     step(
@@ -119,7 +120,7 @@ fn write_bootstrap_rules(extension: &Path) -> Result<()> {
 fn test(root: &Path, browser: bool) -> Result<()> {
     step("rustfmt", cargo(&["fmt", "--all", "--check"]))?;
     step("clippy", cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    tools::ensure_wasm_target()?;
+    tools::ensure_target("wasm32-unknown-unknown")?;
     step(
         "clippy (wasm32)",
         cargo(&[
@@ -133,6 +134,14 @@ fn test(root: &Path, browser: bool) -> Result<()> {
             "warnings",
         ]),
     )?;
+    for target in ["x86_64-pc-windows-msvc", "x86_64-apple-darwin"] {
+        // The Windows and macOS readers cannot run here; at least they must compile.
+        tools::ensure_target(target)?;
+        step(
+            &format!("native host compiles for {target}"),
+            cargo(&["check", "-p", "gatehouse-host", "--lib", "--bins", "--target", target]),
+        )?;
+    }
     step("Rust tests", cargo(&["test", "--workspace"]))?;
     for fuzz in ["wasm-core/fuzz", "native-host/fuzz"] {
         // Fuzz targets live outside the workspace; keep them compiling (running them is manual).
@@ -149,6 +158,7 @@ fn test(root: &Path, browser: bool) -> Result<()> {
     if browser {
         browser_tests(root, &built)?;
     }
+    ad::ad_tests(root, &built, browser)?;
     println!("xtask: all checks passed");
     Ok(())
 }

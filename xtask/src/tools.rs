@@ -18,14 +18,15 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-pub fn ensure_wasm_target() -> Result<()> {
+/// Installs a compilation target for the pinned toolchain when it is missing.
+pub fn ensure_target(target: &str) -> Result<()> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if installed.lines().any(|l| l.trim() == target) {
         return Ok(());
     }
     let mut add = Command::new("rustup");
-    add.args(["target", "add", "wasm32-unknown-unknown"]);
-    step("install the wasm32 target", add)
+    add.args(["target", "add", target]);
+    step(&format!("install the {target} target"), add)
 }
 
 /// `wasm-bindgen` must be exactly the version of the `wasm-bindgen` crate in Cargo.lock, or
