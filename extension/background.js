@@ -57,6 +57,8 @@ const state = {
 };
 
 const host = createHostClient({ onDisconnect: onHostLost });
+/** The wasm instance's exports (for its memory size on the status page). */
+let wasm = null;
 
 // ---- listeners: synchronous, top level ------------------------------------------------------
 
@@ -84,7 +86,7 @@ async function start() {
   // First, before anything can navigate: no speculative connections to blocked hosts.
   state.prediction = await disableNetworkPrediction();
   try {
-    await init({ module_or_path: chrome.runtime.getURL('wasm/gatehouse_core_bg.wasm') });
+    wasm = await init({ module_or_path: chrome.runtime.getURL('wasm/gatehouse_core_bg.wasm') });
   } catch (err) {
     // Nothing below can work; the static and last dynamic rules stay in force (fail closed).
     state.engineError = `wasm engine failed to load: ${err?.message ?? err}`;
@@ -589,6 +591,7 @@ function statusSnapshot() {
     problems: state.problems,
     compiled: state.compiled,
     prediction: state.prediction,
+    memory: { wasmBytes: wasm?.memory?.buffer?.byteLength ?? null },
     recent: recent ?? [],
   };
 }

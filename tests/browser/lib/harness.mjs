@@ -112,6 +112,10 @@ export function unregisterHost(profileDir) {
  * @param {string} [o.lang]          browser UI language (--lang)
  * @param {object} [o.reuse]         a closed scenario whose profile and folders to reuse
  * @param {boolean} [o.waitForWorker] wait for the extension's worker (default true)
+ * @param {boolean} [o.noExtension]  run the browser without the extension (benchmark baseline)
+ * @param {boolean} [o.namespace]    false: no private mount namespace (no managed policy; demo)
+ * @param {boolean} [o.standIns]     false: the real network instead of the stand-in servers
+ * @param {boolean} [o.headless]     false: a window (needs $DISPLAY)
  */
 export async function openScenario(name, o = {}) {
   checkBuild();
@@ -152,6 +156,7 @@ export async function openScenario(name, o = {}) {
   ].join(', ');
 
   const args = [
+    ...(o.standIns === false ? [] : [`--host-resolver-rules=${resolverRules}`, '--ignore-certificate-errors']),
     '--no-sandbox',
     '--disable-gpu',
     '--disable-quic',
@@ -159,10 +164,7 @@ export async function openScenario(name, o = {}) {
     '--no-default-browser-check',
     '--disable-component-update',
     '--disable-sync',
-    '--ignore-certificate-errors',
-    `--host-resolver-rules=${resolverRules}`,
-    `--load-extension=${dirs.extension}`,
-    `--disable-extensions-except=${dirs.extension}`,
+    ...(o.noExtension ? [] : [`--load-extension=${dirs.extension}`, `--disable-extensions-except=${dirs.extension}`]),
     ...(o.lang ? [`--lang=${o.lang}`] : []),
     ...(o.args ?? []),
   ];
@@ -189,7 +191,7 @@ export async function openScenario(name, o = {}) {
   }
   const launchedMs = Date.now();
   const context = await chromium.launchPersistentContext(dirs.profile, {
-    executablePath: namespaceWrapper(root, dirs.etc),
+    executablePath: o.namespace === false ? config.chromium : namespaceWrapper(root, dirs.etc),
     headless: o.headless ?? true,
     args,
     env,
@@ -232,7 +234,7 @@ export async function openScenario(name, o = {}) {
       else console.log(`kept ${root}`);
     },
   };
-  if (o.waitForWorker ?? true) await scenario.worker();
+  if ((o.waitForWorker ?? true) && !o.noExtension) await scenario.worker();
   return scenario;
 }
 
