@@ -563,8 +563,10 @@ const handlers = {
       await refreshApprovals();
       await recompile('approval imported');
     });
-    audit({ kind: 'approval_imported', file: imported?.file ?? null });
-    return { imported, status: statusSnapshot() };
+    const file = imported?.file ?? null;
+    const result = [...state.approvals, ...state.rejected].find((r) => r.file && r.file === file) ?? null;
+    audit({ kind: 'approval_imported', file, accepted: result?.ok ?? null, rejection: result?.reason ?? null });
+    return { imported, result, status: statusSnapshot() };
   },
 };
 

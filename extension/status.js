@@ -125,14 +125,22 @@ async function onImport(event) {
   token.removeAttribute('aria-invalid');
   $('import').disabled = true;
   try {
-    const { imported, status } = await ask('status.import', { token: token.value });
+    const { result, status } = await ask('status.import', { token: token.value });
     render(status);
-    out.className = 'ok';
-    out.textContent = t('importDone', imported?.file ?? '');
-    token.value = '';
+    if (result?.ok) {
+      const a = result.approval;
+      out.className = 'ok';
+      out.textContent = t('importAccepted', [...(a.services ?? []), ...(a.categories ?? [])].join(', '), formatTime(a.expiresMs));
+      token.value = '';
+    } else {
+      out.className = 'bad';
+      out.textContent = t('importRejected', result ? `${result.reason}: ${result.message ?? ''}` : t('importUnverified'));
+    }
+    out.dataset.result = result?.ok ? 'accepted' : result ? result.reason : 'unknown';
   } catch (err) {
     out.className = 'bad';
     out.textContent = t('importFailed', err.message);
+    out.dataset.result = 'failed';
   } finally {
     $('import').disabled = false;
   }
