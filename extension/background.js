@@ -582,7 +582,7 @@ function statusSnapshot() {
     startedMs: state.startedMs,
     readyMs: state.readyMs,
     policy: state.policy
-      ? { source: state.policy.source, error: state.policy.error, savedMs: state.policy.savedMs, warnings: state.policy.warnings, info }
+      ? { source: state.policy.source, error: state.policy.error, savedMs: state.policy.savedMs, loadedMs: state.policy.loadedMs, warnings: state.policy.warnings, info }
       : null,
     host: state.host,
     identity: state.identity,

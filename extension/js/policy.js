@@ -16,7 +16,7 @@ export const SOURCE = Object.freeze({ managed: 'managed', cached: 'cached', embe
  * Builds an engine for the policy in force.
  * @param {typeof import('../wasm/gatehouse_core.js').Engine} Engine
  * @param {{managedRemoved?: boolean}} options managedRemoved: an onChanged emptied managed storage.
- * @returns {Promise<{engine, source, error: string|null, savedMs: number|null, warnings: Array}>}
+ * @returns {Promise<{engine, source, error: string|null, savedMs: number|null, warnings: Array, loadedMs: number}>}
  */
 export async function loadPolicy(Engine, { managedRemoved = false } = {}) {
   const managed = await storage.managed();
@@ -56,5 +56,5 @@ function done(engine, source, error, savedMs) {
   } catch (err) {
     warnings = [{ path: '$', message: `warnings unavailable: ${err?.message ?? err}` }];
   }
-  return { engine, source, error, savedMs, warnings };
+  return { engine, source, error, savedMs, warnings, loadedMs: Date.now() };
 }

@@ -15,6 +15,9 @@ const CASES = [
 let s;
 before(async () => {
   s = await openScenario('enforcement', { policy: null, host: false, sentinelHosts: CASES.map((c) => c.host) });
+  // No baseline policy here: the extension's own "network prediction off" must be in effect
+  // first (it cannot be before the worker runs; see forceinstall.test.mjs).
+  await s.waitFor((st) => st.readyMs && st.prediction === 'off', 'the worker ready with prediction off');
 });
 after(async () => s?.close());
 

@@ -15,7 +15,7 @@ if (!hostAvailable()) throw new Error('GATEHOUSE_HOST_BIN not built: these scena
 async function withPolicy(name, policy, body, extra = {}) {
   const s = await openScenario(name, { policy, host: true, ...extra });
   try {
-    await s.waitFor((st) => st.readyMs && st.policy?.source === 'managed' && st.host?.status === 'connected', 'managed policy and host');
+    await s.waitForEnforced((st) => st.policy?.source === 'managed' && st.host?.status === 'connected', 'managed policy and host');
     await body(s);
   } finally {
     await s.close();
@@ -112,10 +112,10 @@ test('a policy change takes effect without a restart', async () => {
   await withPolicy('policy-change', { categories: { webmail: { mode: 'block' } } }, async (s) => {
     await assertBlocked(s, GMAIL);
     s.setPolicy({ categories: { webmail: { mode: 'monitor' } } });
-    await s.waitFor((st) => st.policy?.info?.categories?.webmail?.mode === 'monitor', 'webmail in monitor mode', 30_000);
+    await s.waitForEnforced((st) => st.policy?.info?.categories?.webmail?.mode === 'monitor', 'webmail in monitor mode', 30_000);
     await assertLoads(s, GMAIL);
     s.setPolicy({ categories: { webmail: { mode: 'block' } } });
-    await s.waitFor((st) => st.policy?.info?.categories?.webmail?.mode === 'block', 'webmail blocked again', 30_000);
+    await s.waitForEnforced((st) => st.policy?.info?.categories?.webmail?.mode === 'block', 'webmail blocked again', 30_000);
     await assertBlocked(s, GMAIL);
   });
 });

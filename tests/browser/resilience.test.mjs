@@ -113,13 +113,23 @@ test('service worker stopped through CDP: navigation still blocked', async () =>
 });
 
 test('browser restart with the same profile: blocked before any policy read completes', async () => {
-  const first = await openScenario('restart', { policy: { categories: { webmail: { mode: 'block' } } }, host: true, sentinelHosts: ['mail.google.com', 'www.dropbox.com'] });
+  // With the hardening baseline's NetworkPredictionOptions = 2, as deployed. Without it, the
+  // first navigation after a browser start — before the worker has run and turned prediction
+  // off again — was measured to open two TLS connections with the blocked host's SNI (the
+  // redirect itself held): the extension cannot act before it runs.
+  const first = await openScenario('restart', {
+    chromePolicies: { NetworkPredictionOptions: 2 },
+    policy: { categories: { webmail: { mode: 'block' } } },
+    host: true,
+    sentinelHosts: ['mail.google.com', 'www.dropbox.com'],
+  });
   await first.waitFor((st) => st.readyMs && st.policy?.source === 'managed' && st.compiled?.install?.ok, 'rules installed');
   await first.stop();
 
   // Restart and navigate at once, without waiting for the worker.
   const second = await openScenario('restart', { reuse: first, waitForWorker: false });
   let page = await expectBlocked(second, GMAIL);
+  assert.equal(second.sentinel.connections.length, 0);
   await second.stop();
 
   // Restart with the engine gone and no policy at all: no policy read can ever complete, so the

@@ -8,6 +8,7 @@
 //   CHROMIUM                 the browser binary (/usr/lib/chromium/chromium, not the wrapper)
 //   GATEHOUSE_KEEP           keep scenario folders (profiles, logs) for inspection
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -112,6 +113,7 @@ export function unregisterHost(profileDir) {
  * @param {string} [o.lang]          browser UI language (--lang)
  * @param {object} [o.reuse]         a closed scenario whose profile and folders to reuse
  * @param {boolean} [o.waitForWorker] wait for the extension's worker (default true)
+ * @param {boolean} [o.forceInstall] install through ExtensionInstallForcelist (CRX3 + update manifest)
  * @param {boolean} [o.noExtension]  run the browser without the extension (benchmark baseline)
  * @param {boolean} [o.namespace]    false: no private mount namespace (no managed policy; demo)
  * @param {boolean} [o.standIns]     false: the real network instead of the stand-in servers
@@ -135,9 +137,38 @@ export async function openScenario(name, o = {}) {
     // --load-extension writes _metadata/ into the folder: load a scratch copy.
     copyDir(config.extensionDir, dirs.extension);
   }
-  const setPolicy = (policy, chromePolicies = o.chromePolicies ?? {}) => {
+  const tls = makeCertificate(ensureDir(path.join(os.tmpdir(), 'gatehouse-standin-cert')));
+  const web = reuse?.web ?? await startStandIn({ name: 'web', tls });
+  const sentinel = reuse?.sentinel ?? await startStandIn({ name: 'sentinel', tls });
+  let chromePolicies = o.chromePolicies ?? reuse?.chromePolicies ?? {};
+  if (o.forceInstall) {
+    // The way departments deploy it: ExtensionInstallForcelist with a self-hosted update
+    // manifest and CRX3, packed with the development key.
+    const crx = packCrx(dirs);
+    const version = JSON.parse(fs.readFileSync(path.join(dirs.extension, 'manifest.json'), 'utf8')).version;
+    const base = `http://127.0.0.1:${web.port}`;
+    web.routes.set('/gatehouse/updates.xml', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.end(`<?xml version='1.0' encoding='UTF-8'?>
+<gupdate xmlns='http://www.google.com/update2/response' protocol='2.0'>
+  <app appid='${EXTENSION_ID}'><updatecheck codebase='${base}/gatehouse/gatehouse.crx' version='${version}' /></app>
+</gupdate>
+`);
+    });
+    web.routes.set('/gatehouse/gatehouse.crx', (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-chrome-extension' });
+      res.end(fs.readFileSync(crx));
+    });
+    chromePolicies = {
+      ...chromePolicies,
+      ExtensionInstallForcelist: [`${EXTENSION_ID};${base}/gatehouse/updates.xml`],
+      // Lets the driver attach to a policy-installed extension's worker.
+      DeveloperToolsAvailability: 1,
+    };
+  }
+  const setPolicy = (policy, extra = chromePolicies) => {
     const file = path.join(dirs.etc, 'policies', 'managed', 'gatehouse-test.json');
-    writeAtomically(file, JSON.stringify(policyFile(policy, chromePolicies), null, 2));
+    writeAtomically(file, JSON.stringify(policyFile(policy, extra), null, 2));
   };
   if (!reuse || 'policy' in o) setPolicy(o.policy === undefined ? null : o.policy);
 
@@ -145,9 +176,6 @@ export async function openScenario(name, o = {}) {
   if (hostPath) registerHost(dirs.profile, hostPath);
   else if (o.host === false) unregisterHost(dirs.profile);
 
-  const tls = makeCertificate(ensureDir(path.join(os.tmpdir(), 'gatehouse-standin-cert')));
-  const web = reuse?.web ?? await startStandIn({ name: 'web', tls });
-  const sentinel = reuse?.sentinel ?? await startStandIn({ name: 'sentinel', tls });
   const sentinelHosts = o.sentinelHosts ?? reuse?.sentinelHosts ?? [];
   const resolverRules = [
     ...sentinelHosts.map((h) => `MAP ${h} 127.0.0.1:${sentinel.port}`),
@@ -164,7 +192,7 @@ export async function openScenario(name, o = {}) {
     '--no-default-browser-check',
     '--disable-component-update',
     '--disable-sync',
-    ...(o.noExtension ? [] : [`--load-extension=${dirs.extension}`, `--disable-extensions-except=${dirs.extension}`]),
+    ...(o.noExtension || o.forceInstall ? [] : [`--load-extension=${dirs.extension}`, `--disable-extensions-except=${dirs.extension}`]),
     ...(o.lang ? [`--lang=${o.lang}`] : []),
     ...(o.args ?? []),
   ];
@@ -195,7 +223,8 @@ export async function openScenario(name, o = {}) {
     headless: o.headless ?? true,
     args,
     env,
-    ignoreDefaultArgs: ['--disable-extensions'],
+    // Force-install needs background networking: it fetches the update manifest.
+    ignoreDefaultArgs: o.forceInstall ? ['--disable-extensions', '--disable-background-networking'] : ['--disable-extensions'],
     viewport: { width: 1100, height: 900 },
     locale: o.lang,
     timeout: 60_000,
@@ -208,6 +237,7 @@ export async function openScenario(name, o = {}) {
     web,
     sentinel,
     sentinelHosts,
+    chromePolicies,
     launchedMs,
     setPolicy,
     extensionId: EXTENSION_ID,
@@ -220,6 +250,9 @@ export async function openScenario(name, o = {}) {
     status: () => extensionCall(scenario, { type: 'status.get' }),
     call: (message) => extensionCall(scenario, message),
     waitFor: (predicate, what, timeout) => waitForStatus(scenario, predicate, what, timeout),
+    /** Waits until `predicate(status)` holds and the rules compiled from that policy are installed. */
+    waitForEnforced: (predicate, what, timeout) => waitForStatus(scenario,
+      (st) => st.readyMs && predicate(st) && st.compiled?.atMs >= st.policy?.loadedMs, what, timeout),
     visit: (url, opts) => visit(context, url, opts),
     /** Closes the browser and keeps servers and folders for a restart with `reuse`. */
     async stop() {
@@ -246,6 +279,18 @@ function readAudit(dir) {
     }
   }
   return events;
+}
+
+/** Packs the scratch extension copy as CRX3 with the development key (Chromium does it in 0.1 s). */
+function packCrx(dirs) {
+  const crx = `${dirs.extension}.crx`;
+  if (!fs.existsSync(crx)) {
+    execFileSync(config.chromium, ['--headless', '--no-sandbox', `--user-data-dir=${path.join(dirs.root, 'pack-profile')}`,
+      `--pack-extension=${dirs.extension}`, `--pack-extension-key=${path.join(REPO, 'tests/browser/fixtures/dev-extension-key.pem')}`],
+    { stdio: 'ignore', env: { ...process.env, HOME: dirs.home, TMPDIR: dirs.tmp }, timeout: 60_000 });
+  }
+  if (!fs.existsSync(crx)) throw new Error(`packing ${dirs.extension} produced no CRX`);
+  return crx;
 }
 
 function ensureDir(d) {

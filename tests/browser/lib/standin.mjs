@@ -52,6 +52,8 @@ export function parseSni(buf) {
 export async function startStandIn({ name, tls, handler } = {}) {
   const connections = [];
   const requests = [];
+  /** Paths served on 127.0.0.1 itself (update manifest, CRX): path → handler. */
+  const routes = new Map();
   let nextId = 1;
 
   const onRequest = (secure) => (req, res) => {
@@ -61,6 +63,11 @@ export async function startStandIn({ name, tls, handler } = {}) {
       const body = Buffer.concat(chunks).toString('utf8');
       const entry = { atMs: Date.now(), secure, method: req.method, host: (req.headers.host ?? '').replace(/:\d+$/, ''), url: req.url, headers: req.headers, body };
       requests.push(entry);
+      const route = routes.get(req.url.split('?')[0]);
+      if (route && /^(127\.0\.0\.1|localhost)$/.test(entry.host)) {
+        route(req, res, body, entry);
+        return;
+      }
       if (handler && handler(req, res, body, entry) !== false) return;
       const host = entry.host || 'unknown';
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
@@ -97,6 +104,7 @@ export async function startStandIn({ name, tls, handler } = {}) {
   return {
     name,
     port,
+    routes,
     connections,
     requests,
     /** Connections and requests that concern `host` (by SNI or Host header). */
