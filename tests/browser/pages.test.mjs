@@ -153,3 +153,17 @@ test('approval request: prefilled mail, or a request file to download', async ()
     await s.close();
   }
 });
+
+test('a Hong Kong Chinese browser (zh-HK) gets the Traditional Chinese pages', async () => {
+  // Chromium has no zh_HK extension locale of ours; it must fall back to zh_TW, not English.
+  const s = await openScenario('page-zh-hk', { policy: null, host: false, lang: 'zh-HK' });
+  try {
+    const { page } = await s.visit(GMAIL);
+    assert.equal(await blockPageReady(page), 'ready');
+    assert.equal(await page.evaluate(() => chrome.i18n.getUILanguage()), 'zh-HK');
+    assert.equal(await page.locator('#heading').textContent(), '此電腦不可使用這個網站');
+    assert.equal(await page.locator('#category').textContent(), '個人網上郵件');
+  } finally {
+    await s.close();
+  }
+});
