@@ -250,14 +250,23 @@ function context(nowMs = Date.now()) {
 function verifyApprovals(nowMs) {
   state.approvals = [];
   state.rejected = [];
-  if (!state.tokens.length) return;
-  try {
-    const results = state.policy.engine.verifyApprovals(state.tokens, state.identity, nowMs);
-    for (const r of results) (r.ok ? state.approvals : state.rejected).push(r);
-  } catch (err) {
-    state.rejected = [{ ok: false, reason: 'verify_failed', message: String(err?.message ?? err) }];
+  if (state.tokens.length) {
+    try {
+      const results = state.policy.engine.verifyApprovals(state.tokens, state.identity, nowMs);
+      for (const r of results) (r.ok ? state.approvals : state.rejected).push(r);
+    } catch (err) {
+      state.rejected = [{ ok: false, reason: 'verify_failed', message: String(err?.message ?? err) }];
+    }
   }
+  // Log each rejection once (recompiles repeat the verification).
+  const keys = new Set(state.rejected.map((r) => `${r.file ?? ''}\u0000${r.reason}`));
+  for (const r of state.rejected) {
+    const key = `${r.file ?? ''}\u0000${r.reason}`;
+    if (!reportedRejections.has(key)) audit({ kind: 'token_rejected', reason: r.reason, message: r.message, source: r.source, file: r.file ?? null });
+  }
+  reportedRejections = keys;
 }
+let reportedRejections = new Set();
 
 async function recompile(reason) {
   if (!state.policy) return;
@@ -296,9 +305,12 @@ function decide(url, resourceType) {
   return state.policy.engine.decide(url, resourceType, context());
 }
 
-/** Origin only, unless the policy asks for full URLs in the audit trail. */
+/**
+ * Origin only, unless the policy asks for full URLs in the audit trail. The host reduces `url`
+ * to its origin itself unless the event says `fullUrl: true` (native-host/PROTOCOL.md `audit`).
+ */
 function auditLocation(url) {
-  if (policyInfo()?.auditFullUrl) return { url };
+  if (policyInfo()?.auditFullUrl) return { url, fullUrl: true };
   try {
     return { origin: new URL(url).origin };
   } catch {

@@ -77,6 +77,8 @@ test('a pasted approval token opens the approved service without a restart', asy
     assert.equal(await importToken(sign(privateKey, { ...claims, jti: 'appr-0001' })), 'accepted');
     assert.match(await page.locator('#approvals').textContent(), /gmail/);
     assert.match(await page.locator('#rejected').textContent(), /other_user/);
+    const rejections = await s.waitForAudit((e) => e.kind === 'token_rejected', 'the rejection');
+    assert.deepEqual(rejections.map((e) => e.reason), ['other_user'], 'the rejection is logged once');
     assert.equal(fs.readdirSync(s.hostDirs.userApprovals).filter((f) => !f.startsWith('.')).length, 2, 'the host stored both signed tokens');
 
     visit = await s.visit(GMAIL);

@@ -96,11 +96,15 @@ test('monitor mode loads and is logged (origin only)', async () => {
 
 test('a machine out of scope loads everything', async () => {
   // This machine is not domain-joined and has no address in 10.99.0.0/16: off the internal network.
-  const policy = { scope: { network: { cidrs: ['10.99.0.0/16'] } } };
+  // And audit.fullUrl: the loads are logged with their full URLs.
+  const policy = { scope: { network: { cidrs: ['10.99.0.0/16'] } }, audit: { fullUrl: true } };
   await withPolicy('out-of-scope', policy, async (s) => {
     await s.waitFor((st) => st.scope?.inScope === false, 'out of scope');
     await assertLoads(s, GMAIL);
     await assertLoads(s, DROPBOX);
+    await sleep(500);
+    const loaded = s.auditEvents().filter((e) => e.kind === 'loaded' && e.reason === 'out_of_scope');
+    assert.deepEqual(loaded.map((e) => e.url).sort(), [GMAIL, DROPBOX].sort());
     const status = await s.context.newPage();
     await status.goto(s.extensionUrl('status.html'));
     await status.waitForSelector('body[data-state="ready"]');

@@ -244,6 +244,15 @@ export async function openScenario(name, o = {}) {
     hostDirs,
     /** Every audit event the native host wrote (its JSON-lines files). */
     auditEvents: () => readAudit(hostDirs.audit),
+    /** Polls the host's audit log until `filter` selects at least `count` events; returns them. */
+    async waitForAudit(filter, what = 'audit events', count = 1, timeout = 10_000) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const found = readAudit(hostDirs.audit).filter(filter);
+        if (found.length >= count || Date.now() > deadline) return found;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     extensionUrl: (p) => `chrome-extension://${EXTENSION_ID}/${p}`,
     blockUrl: (url) => `chrome-extension://${EXTENSION_ID}/block.html#${url}`,
     worker: (timeout) => extensionWorker(context, timeout),
