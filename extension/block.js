@@ -65,7 +65,8 @@ async function render() {
   const adaptationEndMs = verdict.reason === 'adaptation_period' ? info.adaptationEndMs : null;
   setText('adaptation', adaptationEndMs ? t('adaptationEnds', formatDate(adaptationEndMs)) : '');
   setText('user', info.who ? (info.who.principal || info.who.user) + (info.who.machine ? ` (${info.who.machine})` : '') : t('unknownUser'));
-  setText('scope', info.host.status !== 'connected' ? t('scopeUnknown') : info.scope.inScope ? t('scopeIn') : t('scopeOut'));
+  const scope = info.scope;
+  setText('scope', scope.reason === 'facts_unknown' && scope.inScope ? t('scopeUnknown') : scope.inScope ? t('scopeIn') : t('scopeOut'));
   setText('reason-code', verdict.reason);
   setText('matched-rule', verdict.matchedRule ?? '—');
   setText('policy-source', policy.source);

@@ -83,7 +83,7 @@ function render(s) {
 
   // Scope
   const scope = s.scope;
-  const scopeText = !scope ? '' : status !== 'connected' ? t('scopeUnknown') : scope.inScope ? t('scopeIn') : t('scopeOut');
+  const scopeText = !scope ? '' : scope.reason === 'facts_unknown' && scope.inScope ? t('scopeUnknown') : scope.inScope ? t('scopeIn') : t('scopeOut');
   setText('scope', scopeText);
   $('scope').dataset.inScope = String(scope?.inScope ?? true);
   setText('scope-explanation', scope?.explanation ?? '');
