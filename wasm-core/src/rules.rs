@@ -127,6 +127,26 @@ pub struct CompiledRules {
 }
 
 const NAVIGATION: [&str; 2] = ["main_frame", "sub_frame"];
+/// Every resource type. A condition without `resourceTypes` matches everything *except*
+/// `main_frame` (chrome.declarativeNetRequest docs, RuleCondition.resourceTypes), so allow and
+/// header rules list them all to apply to page loads too.
+const ALL_TYPES: [&str; 15] = [
+    "main_frame",
+    "sub_frame",
+    "stylesheet",
+    "script",
+    "image",
+    "font",
+    "object",
+    "xmlhttprequest",
+    "ping",
+    "csp_report",
+    "media",
+    "websocket",
+    "webtransport",
+    "webbundle",
+    "other",
+];
 
 /// Compiles the rules for `policy` under `context`. `block_page_url` is the extension's
 /// `block.html` (`chrome.runtime.getURL("block.html")`).
@@ -195,6 +215,7 @@ pub fn proceed_rule(id: u32, host: &str) -> Rule {
         action: RuleAction { kind: "allow", redirect: None, request_headers: None },
         condition: Condition {
             request_domains: Some(vec![host.to_owned()]),
+            resource_types: Some(ALL_TYPES.to_vec()),
             ..Condition::default()
         },
     }
@@ -284,6 +305,7 @@ impl Builder {
                     Condition {
                         request_domains: domains,
                         regex_filter: regex,
+                        resource_types: Some(ALL_TYPES.to_vec()),
                         ..Condition::default()
                     },
                 );
@@ -304,6 +326,7 @@ impl Builder {
             };
             let condition = Condition {
                 request_domains: Some(domains.iter().map(|d| (*d).to_owned()).collect()),
+                resource_types: Some(ALL_TYPES.to_vec()),
                 ..Condition::default()
             };
             self.push(PRIORITY_TENANT_HEADERS, action, condition);
@@ -607,6 +630,28 @@ mod tests {
         assert!(regexes.len() > 10);
         for re in regexes {
             assert!(re.len() <= 160 && re.matches('|').count() <= 1, "{re}");
+        }
+    }
+
+    /// Regression: without `resourceTypes` a rule skips `main_frame`, so an allowlisted page or
+    /// a warn-mode "continue" still landed on the block page (found by the browser tests).
+    #[test]
+    fn allow_and_header_rules_cover_page_loads() {
+        let out = compile(
+            r#"{"allowlist": ["mail.dept.example", "=x.dept.example"], "tenantRestrictions": {"google": {"allowedDomains": ["dept.gov.hk"]}}}"#,
+            &Context::default(),
+        );
+        let open: Vec<&Rule> = out
+            .rules
+            .iter()
+            .filter(|r| matches!(r.action.kind, "allow" | "modifyHeaders"))
+            .collect();
+        assert_eq!(open.len(), 3);
+        for r in open.iter().copied().chain([&proceed_rule(1, "a.example")]) {
+            assert!(
+                r.condition.resource_types.as_ref().is_some_and(|t| t.contains(&"main_frame")),
+                "{r:?}"
+            );
         }
     }
 

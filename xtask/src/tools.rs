@@ -12,6 +12,10 @@ use crate::step;
 
 /// Debian's real Chromium binary (the `/usr/bin/chromium` wrapper adds flags of its own).
 const CHROMIUM: &str = "/usr/lib/chromium/chromium";
+/// Present once `chromium-l10n` is installed.
+const CHROMIUM_ZH_TW: &str = "/usr/lib/chromium/locales/zh-TW.pak";
+/// Present once `fonts-noto-cjk` is installed.
+const NOTO_CJK: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
 
 fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
@@ -62,9 +66,12 @@ fn locked_version(lock: &str, package: &str) -> Option<String> {
     None
 }
 
+/// Debian's Chromium with its language packs (the block page is tested in Traditional Chinese)
+/// and CJK fonts (for readable screenshots).
 pub fn ensure_chromium() -> Result<PathBuf> {
     let path = PathBuf::from(CHROMIUM);
-    if path.exists() {
+    let complete = [CHROMIUM, CHROMIUM_ZH_TW, NOTO_CJK].iter().all(|p| Path::new(p).exists());
+    if complete {
         return Ok(path);
     }
     let mut update = Command::new("apt-get");
@@ -72,7 +79,14 @@ pub fn ensure_chromium() -> Result<PathBuf> {
     step("apt-get update", update)?;
     let mut install = Command::new("apt-get");
     install
-        .args(["install", "-y", "--no-install-recommends", "chromium", "fonts-noto-cjk"])
+        .args([
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-l10n",
+            "fonts-noto-cjk",
+        ])
         .env("DEBIAN_FRONTEND", "noninteractive");
     step("install Debian's chromium", install)?;
     if !path.exists() {
