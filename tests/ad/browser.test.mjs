@@ -147,12 +147,7 @@ test('alice on ws01 with the DC stopped: out of scope, Gmail loads, the status p
   console.log(`# timing: scenario DC stopped ${since(t0)} ms`);
 });
 
-// Known failure, reported to the wasm-core owner (tests/ad/README.md, "Known failures"): with an
-// in-scope policy, Chromium refuses the compiled dynamic rules (a regexFilter over its 2 KB
-// compiled-size limit), so the bootstrap ruleset stays on and no approval can open anything.
-const RULES_INSTALL_TODO = 'wasm-core DNR compiler: Chromium rejects a regexFilter over 2 KB, the compiled rules are never installed';
-
-test('an approval issued to alice opens Gmail in alice\'s browser', { todo: RULES_INSTALL_TODO }, async () => {
+test('an approval issued to alice opens Gmail in alice\'s browser', async () => {
   assert.ok(alice, 'alice\'s browser from the previous scenario');
   const t0 = Date.now();
   try {
