@@ -76,6 +76,11 @@ chrome.webNavigation.onBeforeNavigate.addListener((d) => {
 chrome.webNavigation.onCommitted.addListener((d) => {
   ready.then(() => observeNavigation('committed', d)).catch((e) => console.error('gatehouse: navigation', e));
 });
+// Single-page apps move to a path-based service without a request the rules could see
+// (x.com → /messages, www.icloud.com → /mail): history.pushState only reaches this event.
+chrome.webNavigation.onHistoryStateUpdated.addListener((d) => {
+  ready.then(() => observeNavigation('history', d)).catch((e) => console.error('gatehouse: navigation', e));
+});
 chrome.runtime.onMessage.addListener(onMessage);
 
 const ready = start();
@@ -354,8 +359,9 @@ async function observeNavigation(phase, details) {
   }
   if (stopped) {
     // A categorised page committed although the verdict stops it: a rule missed (a page restored
-    // from the back/forward cache never reaches the network, where the rules act).
-    audit({ kind: 'rule_miss', ...base });
+    // from the back/forward cache never reaches the network, where the rules act), or a
+    // single-page app changed its path in place.
+    audit({ kind: phase === 'history' ? 'in_page_navigation' : 'rule_miss', ...base });
     if (main) await tabs.update(details.tabId, { url: blockUrl(details.url) });
     return;
   }

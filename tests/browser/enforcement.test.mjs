@@ -75,3 +75,17 @@ test('uncategorised sites load', async () => {
   const search = await s.visit('https://www.google.com/search?q=gatehouse');
   assert.equal(search.url, 'https://www.google.com/search?q=gatehouse');
 });
+
+test('a single-page app moving to a blocked path in place is sent to the block page', async () => {
+  // www.facebook.com is not categorised, www.facebook.com/messages is: pushState makes no request
+  // the rules could see, so the service worker's history listener must catch it.
+  const { page, url } = await s.visit('https://www.facebook.com/');
+  assert.equal(url, 'https://www.facebook.com/');
+  await Promise.all([
+    page.waitForURL(/block\.html/, { timeout: 10_000 }),
+    page.evaluate(() => history.pushState({}, '', '/messages/t/100')),
+  ]);
+  assert.equal(page.url(), s.blockUrl('https://www.facebook.com/messages/t/100'));
+  assert.equal(await blockPageReady(page), 'ready');
+  assert.equal(await page.locator('#reason-code').textContent(), 'blocked');
+});
