@@ -1,18 +1,35 @@
-// The status page's token import: pasted, stored by the native host, verified by wasm-core
-// against the policy's approver key, and access opens without a restart.
+// Approvals end to end (issue 5), in one browser that is never restarted: a token pasted on the
+// status page, a token for someone else, the block page's request file turned into a token by
+// the real `gatehouse approve`, a revocation pushed by policy, a token dropped into the
+// machine-wide folder, and a short-lived token that expires while the browser runs. Each
+// scenario opens its own service, so they do not depend on one another.
+//
+// The machine is native-host's `sssd-joined` fixture (ws01 in corp.example); the user is this
+// process's account as a directory user, so the host reports `<user>@corp.example`.
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
-import { REPO, hostAvailable, openScenario } from './lib/harness.mjs';
+import { after, before, test } from 'node:test';
+import { REPO, blockPageReady, hostAvailable, openScenario, sleep } from './lib/harness.mjs';
+import { cliAvailable, cliBin, inspect, makeApprover, revokeFragment } from './lib/approver.mjs';
 
 const GMAIL = 'https://mail.google.com/mail/u/0/';
+const OUTLOOK = 'https://outlook.live.com/mail/0/';
 const DROPBOX = 'https://www.dropbox.com/home';
+const DRIVE = 'https://drive.google.com/drive/my-drive';
+const WHATSAPP = 'https://web.whatsapp.com/';
+const MEGA = 'https://mega.nz/fm';
+const TELEGRAM = 'https://web.telegram.org/a/';
+const WETRANSFER = 'https://wetransfer.com/';
+/** The key the hand-signed tokens use (Node's crypto, as any JOSE tool would). */
 const KID = 'bureau-mgmt-2026';
+/** The key `gatehouse keygen` makes for the CLI scenarios. */
+const CLI_KID = 'bureau-director-2026';
 
 if (!hostAvailable()) throw new Error('GATEHOUSE_HOST_BIN not built: these scenarios need the real native host');
+if (!cliAvailable()) throw new Error(`no gatehouse CLI at ${cliBin} (cargo xtask build, or set GATEHOUSE_CLI_BIN)`);
 
 const b64url = (data) => Buffer.from(data).toString('base64url');
 
@@ -35,59 +52,126 @@ function joinedIdentityRoot(dir) {
   return dir;
 }
 
-test('a pasted approval token opens the approved service without a restart', async () => {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('ed25519');
-  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: KID };
-  const policy = { approvals: { keys: [jwk] } };
-  const nowS = Math.floor(Date.now() / 1000);
-  const claims = { iss: KID, machine: 'ws01', services: ['gmail'], purpose: 'Liaison with the contractor', nbf: nowS - 60, exp: nowS + 7 * 86400 };
+// ---- the one browser ------------------------------------------------------------------------
 
-  const root = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'gatehouse-identity-'));
-  const s = await openScenario('approval-import', {
+const nodeKey = crypto.generateKeyPairSync('ed25519');
+let work; // scratch folder: identity fixture, approver key, request files, tokens
+let approver; // `gatehouse keygen`
+let policy; // the managed policy in force (rewritten by the revocation scenario)
+let s; // the scenario
+let principal; // the user principal the host reports
+let policyFile; // the managed policy file Chromium reads, also given to the CLI as --policy
+
+before(async () => {
+  work = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'gatehouse-approvals-'));
+  approver = makeApprover(path.join(work, 'management'), CLI_KID);
+  policy = {
+    approvals: { keys: [{ ...nodeKey.publicKey.export({ format: 'jwk' }), kid: KID }, approver.publicJwk], revoked: [] },
+    requests: { file: true },
+  };
+  s = await openScenario('approvals', {
     policy,
     host: true,
-    env: { GATEHOUSE_IDENTITY_ROOT: joinedIdentityRoot(root) },
+    env: { GATEHOUSE_IDENTITY_ROOT: joinedIdentityRoot(path.join(work, 'identity')) },
   });
-  try {
-    const st = await s.waitFor((x) => x.readyMs && x.policy?.source === 'managed' && x.host?.status === 'connected', 'managed policy and host');
-    // The user is this process's account, as a directory user of corp.example.
-    assert.match(st.identity.principal ?? '', /^[^@]+@corp\.example$/);
-    claims.sub = st.identity.principal;
-    let visit = await s.visit(GMAIL);
-    assert.equal(visit.url, s.blockUrl(GMAIL));
+  policyFile = path.join(s.dirs.etc, 'policies', 'managed', 'gatehouse-test.json');
+  const st = await s.waitForEnforced((x) => x.policy?.source === 'managed' && x.host?.status === 'connected', 'managed policy and host');
+  // The user is this process's account, as a directory user of corp.example.
+  assert.match(st.identity.principal ?? '', /^[^@]+@corp\.example$/);
+  assert.equal(st.identity.machine.toLowerCase(), 'ws01');
+  principal = st.identity.principal;
+});
 
-    const page = await s.context.newPage();
-    await page.goto(s.extensionUrl('status.html'));
-    await page.waitForSelector('body[data-state="ready"]');
-    const importToken = async (token) => {
-      await page.fill('#token', token);
-      await page.click('#import');
-      await page.waitForFunction(() => document.querySelector('#import-result').dataset.result);
-      const result = await page.locator('#import-result').getAttribute('data-result');
-      await page.evaluate(() => { delete document.querySelector('#import-result').dataset.result; });
-      return result;
-    };
+after(async () => {
+  await s?.close();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
 
-    // Not a token at all: the host refuses to store it.
-    assert.equal(await importToken('not a token'), 'failed');
-    assert.match(await page.locator('#import-result').textContent(), /JWS|token/i);
-    // Signed for someone else: stored, but rejected with its reason.
-    assert.equal(await importToken(sign(privateKey, { ...claims, jti: 'appr-other', sub: 'bob@corp.example' })), 'other_user');
-    // Valid: in force at once.
-    assert.equal(await importToken(sign(privateKey, { ...claims, jti: 'appr-0001' })), 'accepted');
-    assert.match(await page.locator('#approvals').textContent(), /gmail/);
-    assert.match(await page.locator('#rejected').textContent(), /other_user/);
-    const rejections = await s.waitForAudit((e) => e.kind === 'token_rejected', 'the rejection');
-    assert.deepEqual(rejections.map((e) => e.reason), ['other_user'], 'the rejection is logged once');
-    assert.equal(fs.readdirSync(s.hostDirs.userApprovals).filter((f) => !f.startsWith('.')).length, 2, 'the host stored both signed tokens');
+// ---- helpers ----------------------------------------------------------------------------------
 
-    visit = await s.visit(GMAIL);
-    assert.equal(visit.url, GMAIL, 'Gmail opens without a restart');
-    assert.equal(s.web.sawHost('mail.google.com').requests.length > 0, true);
-    visit = await s.visit(DROPBOX);
-    assert.equal(visit.url, s.blockUrl(DROPBOX), 'an approval for Gmail does not open Dropbox');
-  } finally {
-    await s.close();
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+async function statusPage() {
+  const page = await s.context.newPage();
+  await page.goto(s.extensionUrl('status.html'));
+  await page.waitForSelector('body[data-state="ready"]');
+  return page;
+}
+
+/** Pastes `token` on the status page and imports it; returns the page's verdict (data-result). */
+async function importToken(page, token) {
+  await page.fill('#token', token);
+  await page.click('#import');
+  await page.waitForFunction(() => document.querySelector('#import-result').dataset.result);
+  const result = await page.locator('#import-result').getAttribute('data-result');
+  await page.evaluate(() => { delete document.querySelector('#import-result').dataset.result; });
+  return result;
+}
+
+/** The navigation ends on the block page for `url`, with the reason code shown. */
+async function assertBlocked(url, { page, reason = 'blocked' } = {}) {
+  const visit = await s.visit(url, { page });
+  assert.equal(visit.url, s.blockUrl(url), `${url} should be redirected to the block page`);
+  assert.equal(await blockPageReady(visit.page), 'ready');
+  assert.equal(await visit.page.locator('#reason-code').textContent(), reason);
+  return visit.page;
+}
+
+/** The navigation reaches the stand-in server for `url`'s host and stays there. */
+async function assertLoads(url, { page } = {}) {
+  const host = new URL(url).hostname;
+  const sinceMs = Date.now();
+  const visit = await s.visit(url, { page });
+  assert.equal(visit.url, url, `${url} should load`);
+  assert.equal(await visit.page.title(), `Stand-in: ${host}`);
+  assert.ok(s.web.requests.some((r) => r.host === host && r.atMs >= sinceMs), `the stand-in for ${host} was reached`);
+  return visit.page;
+}
+
+/** Requests the stand-in saw for `url`'s host since `sinceMs`. */
+function contacts(url, sinceMs) {
+  const host = new URL(url).hostname;
+  return s.web.requests.filter((r) => r.host === host && r.atMs >= sinceMs);
+}
+
+/** Rejections on the status page: [{reason, text}]. */
+function rejectedItems(page) {
+  return page.locator('#rejected li[data-reason]').evaluateAll((lis) => lis.map((li) => ({ reason: li.dataset.reason, text: li.textContent })));
+}
+
+function approveFlags(service, extra = []) {
+  return ['--user', principal, '--service', service, '--machine', 'ws01', '--approver', 'Director Chan', '--policy', policyFile, ...extra];
+}
+
+// ---- the scenarios ----------------------------------------------------------------------------
+
+test('a pasted token: malformed refused, another user\'s does nothing and says why, a valid one opens Gmail without a restart', async () => {
+  const nowS = Math.floor(Date.now() / 1000);
+  const claims = { iss: KID, sub: principal, machine: 'ws01', services: ['gmail'], purpose: 'Liaison with the contractor', nbf: nowS - 60, exp: nowS + 7 * 86400 };
+  await assertBlocked(GMAIL);
+  const page = await statusPage();
+
+  // Not a token at all: the host refuses to store it.
+  assert.equal(await importToken(page, 'not a token'), 'failed');
+  assert.match(await page.locator('#import-result').textContent(), /JWS|token/i);
+
+  // Signed for someone else: stored, rejected with its reason, and Gmail stays blocked.
+  assert.equal(await importToken(page, sign(nodeKey.privateKey, { ...claims, jti: 'appr-other', sub: 'bob@corp.example' })), 'other_user');
+  assert.equal(await page.locator('#import-result').textContent(),
+    'The token was stored but is not accepted: other_user: issued to bob@corp.example, not to the signed-in user');
+  const other = (await rejectedItems(page)).filter((r) => r.reason === 'other_user');
+  assert.equal(other.length, 1, 'the status page lists the rejected token once');
+  assert.match(other[0].text, /^other_user — issued to bob@corp\.example, not to the signed-in user \(.+\.jws\)$/);
+  assert.equal(await page.locator('#approvals').textContent(), 'None.', 'nothing is in force');
+  await assertBlocked(GMAIL);
+
+  // Valid: in force at once.
+  assert.equal(await importToken(page, sign(nodeKey.privateKey, { ...claims, jti: 'appr-0001' })), 'accepted');
+  assert.match(await page.locator('#approvals').textContent(), /gmail — Liaison with the contractor .*appr-0001/);
+  assert.equal((await rejectedItems(page)).filter((r) => r.reason === 'other_user').length, 1, 'the other user\'s token is still listed as rejected');
+  const rejections = await s.waitForAudit((e) => e.kind === 'token_rejected' && e.reason === 'other_user', 'the rejection');
+  assert.equal(rejections.length, 1, 'the rejection is logged once');
+  assert.equal(fs.readdirSync(s.hostDirs.userApprovals).filter((f) => !f.startsWith('.')).length, 2, 'the host stored both signed tokens');
+
+  await assertLoads(GMAIL);
+  await assertBlocked(OUTLOOK); // an approval for Gmail does not open other webmail
+  await page.close();
 });
