@@ -1,6 +1,8 @@
 //! `decide`: the verdict for one request under a policy and context. Total: never panics, never
 //! fails — every input has a verdict.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::catalogue::Names;
@@ -107,7 +109,8 @@ pub struct Verdict {
     /// Whether the policy applies to this machine now.
     pub in_scope: bool,
     /// One sentence for people: administrators reading logs, staff on the block page.
-    pub explanation: String,
+    /// Borrowed for the fixed sentences (most requests), so deciding allocates nothing there.
+    pub explanation: Cow<'static, str>,
 }
 
 impl Verdict {
@@ -127,7 +130,7 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
     //    (`approved`); approvals arrive verified, and are re-checked here for time and revocation;
     // 5. the category's mode for today: `off`, `monitor` (log only), `warn`, `block` — with
     //    `block` softened to `warn` before the adaptation date.
-    let base = |action, reason, explanation: String| Verdict {
+    let base = |action, reason, explanation: Cow<'static, str>| Verdict {
         action,
         reason,
         category: None,
@@ -153,7 +156,7 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
         );
     };
     let category = policy.category(&hit.service.category);
-    let categorised = |action, reason, explanation: String| Verdict {
+    let categorised = |action, reason, explanation: Cow<'static, str>| Verdict {
         category: Some(hit.service.category.clone()),
         category_name: Some(category.name.clone()),
         service: Some(ServiceRef { id: hit.service.id.clone(), name: hit.service.name.clone() }),
@@ -167,14 +170,15 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
     if !scope.in_scope {
         return Verdict {
             in_scope: false,
-            ..categorised(Action::Allow, Reason::OutOfScope, scope.explanation)
+            ..categorised(Action::Allow, Reason::OutOfScope, scope.explanation.into())
         };
     }
     if let Some(entry) = policy.is_allowlisted(request, &hit.service.id) {
         return categorised(
             Action::Allow,
             Reason::Allowlisted,
-            format!("{service_name} is sanctioned by the department (allowlist entry {entry})."),
+            format!("{service_name} is sanctioned by the department (allowlist entry {entry}).")
+                .into(),
         );
     }
     let approval = context
@@ -190,21 +194,21 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
             ..categorised(
                 Action::Allow,
                 Reason::Approved,
-                format!("{service_name} is allowed by approval {} for {}.", a.id, a.subject),
+                format!("{service_name} is allowed by approval {} for {}.", a.id, a.subject).into(),
             )
         };
     }
     match category.mode {
-        Mode::Off => categorised(Action::Allow, Reason::CategoryOff, format!("{category_name} is not restricted by the policy.")),
+        Mode::Off => categorised(Action::Allow, Reason::CategoryOff, format!("{category_name} is not restricted by the policy.").into()),
         Mode::Monitor => categorised(
             Action::Monitor,
             Reason::Monitored,
-            format!("{service_name} ({category_name}) is allowed and recorded."),
+            format!("{service_name} ({category_name}) is allowed and recorded.").into(),
         ),
         Mode::Warn => categorised(
             Action::Warn,
             Reason::Warned,
-            format!("{service_name} ({category_name}) needs approval from department management; you may continue with a reason, which is recorded."),
+            format!("{service_name} ({category_name}) needs approval from department management; you may continue with a reason, which is recorded.").into(),
         ),
         Mode::Block => {
             let adaptation = category.adaptation_end.map(|t| t.to_ms(context.utc_offset_minutes));
@@ -212,13 +216,13 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
                 categorised(
                     Action::Warn,
                     Reason::AdaptationPeriod,
-                    format!("{service_name} ({category_name}) will need approval from department management when the adaptation period ends."),
+                    format!("{service_name} ({category_name}) will need approval from department management when the adaptation period ends.").into(),
                 )
             } else {
                 categorised(
                     Action::Block,
                     Reason::Blocked,
-                    format!("{service_name} ({category_name}) needs approval from department management on computers connected to the internal network."),
+                    format!("{service_name} ({category_name}) needs approval from department management on computers connected to the internal network.").into(),
                 )
             }
         }

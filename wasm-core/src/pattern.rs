@@ -13,6 +13,11 @@
 
 use std::fmt;
 
+/// The longest path prefix a pattern may have: a prefix is a few segments, never a whole URL.
+pub const MAX_PATH_LEN: usize = 1024;
+/// The longest host name DNS allows.
+const MAX_HOST_LEN: usize = 253;
+
 /// A parsed pattern. Hosts are ASCII lowercase; `path` is lowercase and starts with `/`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pattern {
@@ -37,6 +42,9 @@ pub enum PatternError {
     /// Ports, credentials, queries and fragments cannot be matched reliably.
     #[error("{0:?} has a port, credentials, query or fragment; give host and optional path only")]
     Unsupported(String),
+    /// Longer than any host (253 bytes) or than a path prefix may be (`MAX_PATH_LEN`).
+    #[error("{0:?} is too long: hosts have at most 253 characters, path prefixes at most 1024")]
+    TooLong(String),
     /// Wildcards are only allowed as a leading `*.`.
     #[error("{0:?} has a wildcard in the middle; only a leading \"*.\" is supported")]
     Wildcard(String),
@@ -78,6 +86,9 @@ impl Pattern {
         if !host.contains(['.', ':']) {
             return Err(PatternError::TooBroad(text.to_owned()));
         }
+        if host.len() > MAX_HOST_LEN || raw_path.is_some_and(|p| p.len() > MAX_PATH_LEN) {
+            return Err(PatternError::TooLong(text.chars().take(80).collect()));
+        }
         let path = match raw_path {
             None | Some("/") => None,
             Some(p) => {
@@ -87,6 +98,11 @@ impl Pattern {
             }
         };
         Ok(Self { host: host.into_boxed_str(), exact, path })
+    }
+
+    /// Rebuilds a pattern from parts already validated by [`Pattern::parse`].
+    pub(crate) fn from_parts(host: &str, exact: bool, path: Option<&str>) -> Self {
+        Self { host: host.into(), exact, path: path.map(Into::into) }
     }
 
     /// The normalised host this pattern is anchored on.
@@ -245,6 +261,14 @@ mod tests {
         assert!(matches!(Pattern::parse("a.com:8080"), Err(PatternError::Unsupported(_))));
         assert!(matches!(Pattern::parse("a.com/x?y"), Err(PatternError::Unsupported(_))));
         assert!(matches!(Pattern::parse("exa mple.com"), Err(PatternError::InvalidHost(_))));
+        let long_path = format!("a.example/{}", "x".repeat(MAX_PATH_LEN));
+        assert!(matches!(Pattern::parse(&long_path), Err(PatternError::TooLong(_))));
+        let long_host = format!("{}.example", "a.".repeat(130));
+        // The IDNA step may already refuse it; either way it is not a pattern.
+        assert!(matches!(
+            Pattern::parse(&long_host),
+            Err(PatternError::TooLong(_) | PatternError::InvalidHost(_))
+        ));
     }
 
     #[test]

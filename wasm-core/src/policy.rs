@@ -247,7 +247,8 @@ impl Policy {
     /// The service and rule a request falls under, if any.
     pub fn classify(&self, request: &Request) -> Option<Classification<'_>> {
         let target = request.target()?;
-        let (pattern, &(index, rule_source)) = self.classifier.find(&target.host, &target.path)?;
+        let (pattern, &(index, rule_source)) =
+            self.classifier.find(target.host(), target.path())?;
         let service = self.services.get(index)?;
         Some(Classification { service, matched_rule: pattern.to_string(), rule_source })
     }
@@ -258,7 +259,7 @@ impl Policy {
             return Some(format!("service:{service_id}"));
         }
         let target = request.target()?;
-        self.allowlist.find(&target.host, &target.path).map(|(p, ())| p.to_string())
+        self.allowlist.find(target.host(), target.path()).map(|(p, ())| p.to_string())
     }
 
     /// The policy for a category; unknown categories are blocked (fail closed).
@@ -594,6 +595,7 @@ impl Parser {
                 classifier.insert(pattern, (index, RuleSource::Catalogue));
             }
         }
+        classifier.shrink_to_fit();
         (services, classifier)
     }
 

@@ -46,8 +46,26 @@ impl FromStr for ResourceType {
     type Err = RequestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned()))
-            .map_err(|_| RequestError::ResourceType(s.to_owned()))
+        // A match, not serde: the wasm surface parses one per request. `resource_type_names`
+        // checks it against the serde names.
+        Ok(match s {
+            "main_frame" => Self::MainFrame,
+            "sub_frame" => Self::SubFrame,
+            "stylesheet" => Self::Stylesheet,
+            "script" => Self::Script,
+            "image" => Self::Image,
+            "font" => Self::Font,
+            "object" => Self::Object,
+            "xmlhttprequest" => Self::Xmlhttprequest,
+            "ping" => Self::Ping,
+            "csp_report" => Self::CspReport,
+            "media" => Self::Media,
+            "websocket" => Self::Websocket,
+            "webtransport" => Self::Webtransport,
+            "webbundle" => Self::Webbundle,
+            "other" => Self::Other,
+            _ => return Err(RequestError::ResourceType(s.to_owned())),
+        })
     }
 }
 
@@ -82,12 +100,33 @@ pub struct Request {
 /// The host and path a web request really reaches, after unwrapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct WebTarget {
-    pub(crate) scheme: String,
-    pub(crate) host: String,
+    pub(crate) scheme: &'static str,
+    /// The host followed by the path, in one allocation; `host_len` splits them.
+    host_path: Box<str>,
+    host_len: usize,
     pub(crate) port: Option<u16>,
-    pub(crate) path: String,
     /// Set when the host is a web proxy carrying another site (`mail-google-com.translate.goog`).
     pub(crate) via_proxy: Option<String>,
+}
+
+impl WebTarget {
+    fn new(scheme: &'static str, host: &str, path: &str, port: Option<u16>) -> Self {
+        let path = normalise_path(path);
+        let mut host_path = String::with_capacity(host.len() + path.len());
+        host_path.push_str(host);
+        host_path.push_str(&path);
+        Self { scheme, host_path: host_path.into(), host_len: host.len(), port, via_proxy: None }
+    }
+
+    /// The normalised host.
+    pub(crate) fn host(&self) -> &str {
+        &self.host_path[..self.host_len]
+    }
+
+    /// The path, with unreserved escapes decoded.
+    pub(crate) fn path(&self) -> &str {
+        &self.host_path[self.host_len..]
+    }
 }
 
 impl Request {
@@ -98,6 +137,9 @@ impl Request {
     pub fn new(url: &str, resource_type: ResourceType) -> Result<Self, RequestError> {
         if url.len() > MAX_URL_LEN {
             return Err(RequestError::TooLong(url.len()));
+        }
+        if let Some(web) = canonical_web_target(url) {
+            return Ok(Self { url: url.to_owned(), resource_type, web: Some(web) });
         }
         let mut parsed = url::Url::parse(url).map_err(|e| RequestError::InvalidUrl {
             url: url.chars().take(200).collect(),
@@ -136,14 +178,14 @@ impl Request {
 
     /// The normalised host the request really reaches (after unwrapping), if a web request.
     pub fn host(&self) -> Option<&str> {
-        self.web.as_ref().map(|w| w.host.as_str())
+        self.web.as_ref().map(WebTarget::host)
     }
 
     /// The `scheme://host[:port]` origin, for audit events that must not carry the full URL.
     pub fn origin(&self) -> Option<String> {
         self.web.as_ref().map(|w| match w.port {
-            Some(port) => format!("{}://{}:{port}", w.scheme, w.host),
-            None => format!("{}://{}", w.scheme, w.host),
+            Some(port) => format!("{}://{}:{port}", w.scheme, w.host()),
+            None => format!("{}://{}", w.scheme, w.host()),
         })
     }
 
@@ -153,21 +195,96 @@ impl Request {
 }
 
 fn web_target(url: &url::Url) -> Option<WebTarget> {
-    let scheme = url.scheme();
-    if !matches!(scheme, "http" | "https" | "ws" | "wss") {
-        return None;
-    }
-    let host = normalise_host(url.host_str()?)?;
-    if let Some(carried) = translate_proxy_target(&host, url) {
+    let scheme = web_scheme(url.scheme())?;
+    // The WHATWG parser has already lowercased, IDNA-mapped and IPv4-canonicalised the host;
+    // only the trailing dot (same host) is left to drop. Parsing it again would only repeat
+    // that work.
+    let host = trim_host(url.host_str()?)?;
+    if let Some(carried) = translate_proxy_target(host, url) {
         return Some(carried);
     }
-    Some(WebTarget {
-        scheme: scheme.to_owned(),
-        host,
-        port: url.port(),
-        path: normalise_path(url.path()).into_owned(),
-        via_proxy: None,
+    Some(WebTarget::new(scheme, host, url.path(), url.port()))
+}
+
+fn web_scheme(scheme: &str) -> Option<&'static str> {
+    Some(match scheme {
+        "http" => "http",
+        "https" => "https",
+        "ws" => "ws",
+        "wss" => "wss",
+        _ => return None,
     })
+}
+
+/// A parsed host without its trailing dot(s); `None` where [`normalise_host`] would refuse it.
+fn trim_host(host: &str) -> Option<&str> {
+    let host = host.trim_end_matches('.');
+    (!host.is_empty() && !host.contains("..")).then_some(host)
+}
+
+/// The fast path for URLs already in the canonical form the browser reports them in
+/// (`https://www.example.com/path?query`): when the scheme, host and path are such that the
+/// WHATWG parser would return them unchanged, slice them out instead of parsing. Anything else
+/// — uppercase, a port, userinfo, IDNA, a numeric last label (IPv4), dot segments, characters
+/// the parser would percent-encode, a translation proxy — returns `None` and takes the full
+/// parser, so both paths always agree (`fast_path_agrees_with_the_parser` checks it).
+fn canonical_web_target(url: &str) -> Option<WebTarget> {
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        ("https", rest)
+    } else {
+        ("http", url.strip_prefix("http://")?)
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = plain_host(rest[..host_end].trim_end_matches('.'))?;
+    let tail = &rest[host_end..];
+    let path = match &tail[..tail.find(['?', '#']).unwrap_or(tail.len())] {
+        "" => "/",
+        p => plain_path(p)?,
+    };
+    Some(WebTarget::new(scheme, host, path, None))
+}
+
+/// `host` if the WHATWG host parser would return it unchanged: lowercase ASCII letters, digits,
+/// `-` and non-empty labels; no punycode label (the parser validates those); a last label that
+/// does not start with a digit (the parser reads such hosts as IPv4 numbers); and not a
+/// translation proxy, which the full path resolves to the site it carries.
+fn plain_host(host: &str) -> Option<&str> {
+    let bytes = host.as_bytes();
+    let mut label_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'a'..=b'z' | b'0'..=b'9' | b'-' => {}
+            b'.' if i > label_start => label_start = i + 1,
+            _ => return None,
+        }
+        if i == label_start + 3 && &bytes[label_start..=i] == b"xn--" {
+            return None;
+        }
+    }
+    let last_starts_with_digit = bytes.get(label_start).is_none_or(u8::is_ascii_digit);
+    if last_starts_with_digit || host.ends_with(".translate.goog") || is_translate_frontend(host) {
+        return None;
+    }
+    Some(host)
+}
+
+/// `path` if the WHATWG path parser would return it unchanged: printable ASCII that it does not
+/// percent-encode, no backslash (read as `/`), and no dot segment, plain (`/./`) or encoded
+/// (`/%2e`). Conservative: any `/.` or `%2e` at all takes the full parser.
+fn plain_path(path: &str) -> Option<&str> {
+    let bytes = path.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let plain = match b {
+            b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | b'\\' | b'^' | b'|' => false,
+            b'.' => i == 0 || bytes[i - 1] != b'/',
+            b'%' => !matches!(bytes.get(i + 1..i + 3), Some([b'2', b'e' | b'E'])),
+            _ => b.is_ascii_graphic(),
+        };
+        if !plain {
+            return None;
+        }
+    }
+    Some(path)
 }
 
 /// Google Translate's web proxy re-hosts `mail.google.com` as `mail-google-com.translate.goog`
@@ -188,13 +305,14 @@ fn translate_proxy_target(host: &str, url: &url::Url) -> Option<WebTarget> {
     } else {
         return None;
     }?;
-    Some(WebTarget {
-        scheme: url.scheme().to_owned(),
-        host: normalise_host(&carried_host)?,
-        port: None,
-        path: normalise_path(url.path()).into_owned(),
-        via_proxy: Some(host.to_owned()),
-    })
+    let mut target = WebTarget::new(
+        web_scheme(url.scheme())?,
+        &normalise_host(&carried_host)?,
+        url.path(),
+        None,
+    );
+    target.via_proxy = Some(host.to_owned());
+    Some(target)
 }
 
 /// `translate.google.com`, `translate.google.com.hk`, … and the old proxy host.
@@ -279,6 +397,86 @@ mod tests {
             translate_proxy_host("my-site.example.com"),
             "my--site-example-com.translate.goog"
         );
+    }
+
+    #[test]
+    fn resource_type_names() {
+        for name in [
+            "main_frame",
+            "sub_frame",
+            "stylesheet",
+            "script",
+            "image",
+            "font",
+            "object",
+            "xmlhttprequest",
+            "ping",
+            "csp_report",
+            "media",
+            "websocket",
+            "webtransport",
+            "webbundle",
+            "other",
+        ] {
+            let parsed: ResourceType = name.parse().unwrap();
+            assert_eq!(serde_json::to_value(parsed).unwrap(), name);
+        }
+    }
+
+    proptest::proptest! {
+        /// A parser differential is a way around a security check: wherever the fast path
+        /// answers, it must answer exactly what the WHATWG parser does.
+        #[test]
+        fn fast_path_never_disagrees(
+            scheme in "(https?|HTTP)://",
+            host in "[a-zA-Z0-9.%_-]{0,12}(\\.[a-z0-9-]{1,6}){0,3}\\.?",
+            tail in "[ -~\t]{0,24}",
+        ) {
+            let url = format!("{scheme}{host}{tail}");
+            if let (Some(fast), Ok(parsed)) = (canonical_web_target(&url), url::Url::parse(&url)) {
+                proptest::prop_assert_eq!(Some(fast), web_target(&parsed), "{}", url);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_parser() {
+        let slow = |u: &str| web_target(&url::Url::parse(u).unwrap());
+        let mut fast_taken = 0;
+        for u in [
+            "https://www.example.com/",
+            "https://www.example.com",
+            "https://www.example.com?x=1",
+            "https://www.example.com#top",
+            "http://mail.google.com./mail/u/0/",
+            "https://a.example/%6Dessages/x?q=1#f",
+            "https://a.example/a^b|c",
+            "https://a.example/a/./b",
+            "https://a.example/a/%2e%2E/b",
+            "https://a.example/.well-known/x",
+            "https://a.example/a b",
+            "https://a.example/a\\b",
+            "https://a.example/{x}",
+            "https://A.example/",
+            "https://a.example:443/",
+            "https://u@a.example/",
+            "https://xn--fsq.example/",
+            "https://a.xn--j6w193g/",
+            "http://0x7f.1/",
+            "http://192.168.0.1/",
+            "https://a.1/",
+            "https://a..example/",
+            "https://mail-google-com.translate.goog/mail/",
+            "https://translate.google.com/translate?u=https://web.telegram.org/",
+            "https://a.example/\u{4e2d}",
+            "https://-a-.example/",
+        ] {
+            if let Some(fast) = canonical_web_target(u) {
+                fast_taken += 1;
+                assert_eq!(Some(fast), slow(u), "{u}");
+            }
+        }
+        assert_eq!(fast_taken, 7, "the fast path should take exactly the plain cases");
     }
 
     #[test]

@@ -175,18 +175,18 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
     let mut carved = Vec::new();
     for (pattern, &(index, _)) in policy.classifier.iter() {
         if enforced_service(index) {
-            enforced.insert(pattern.clone(), ());
+            enforced.insert(pattern.to_pattern(), ());
         } else {
-            carved.push(pattern.clone());
+            carved.push(pattern.to_pattern());
         }
     }
     // A non-enforced pattern only needs an allow rule where a broader enforced one covers it.
     carved.retain(|p| enforced.find(p.host(), p.path().unwrap_or("/")).is_some());
-    let enforced: Vec<Pattern> = enforced.iter().map(|(p, ())| p.clone()).collect();
+    let enforced: Vec<Pattern> = enforced.iter().map(|(p, ())| p.to_pattern()).collect();
 
     let mut out = Builder::default();
     out.enforce(&enforced, block_page_url);
-    let allowlisted: Vec<Pattern> = policy.allowlist.iter().map(|(p, ())| p.clone()).collect();
+    let allowlisted: Vec<Pattern> = policy.allowlist.iter().map(|(p, ())| p.to_pattern()).collect();
     out.allow(&carved, None);
     out.allow(&allowlisted, Some(PRIORITY_ALLOW));
     out.tenant_headers(policy);
@@ -201,7 +201,7 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
 /// install so that nothing loads before the first policy read completes (fail closed).
 pub fn bootstrap_rules(block_page_url: &str) -> Vec<Rule> {
     let policy = Policy::embedded_default();
-    let enforced: Vec<Pattern> = policy.classifier.iter().map(|(p, _)| p.clone()).collect();
+    let enforced: Vec<Pattern> = policy.classifier.iter().map(|(p, _)| p.to_pattern()).collect();
     let mut out = Builder::default();
     out.enforce(&enforced, block_page_url);
     out.finish(false, None).rules
