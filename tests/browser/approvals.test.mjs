@@ -175,3 +175,60 @@ test('a pasted token: malformed refused, another user\'s does nothing and says w
   await assertBlocked(OUTLOOK); // an approval for Gmail does not open other webmail
   await page.close();
 });
+
+test('block page → request file → gatehouse approve → import on the status page → Dropbox loads without a restart, and the audit trail has it', async () => {
+  const startedMs = (await s.status()).startedMs;
+  const block = await assertBlocked(DROPBOX);
+  assert.equal(contacts(DROPBOX, 0).length, 0, 'Dropbox saw nothing while blocked');
+
+  // The user asks, with the file route.
+  await block.fill('#justification', 'Receive the tender documents from the contractor');
+  await block.fill('#days', '14');
+  await block.click('#request-button');
+  await block.waitForSelector('#request-result:not([hidden])');
+  assert.ok(await block.locator('#request-file').isVisible(), 'the policy routes requests as a file');
+  const [download] = await Promise.all([block.waitForEvent('download'), block.click('#request-download')]);
+  const requestId = await block.locator('#request-result').getAttribute('data-request-id');
+  assert.equal(download.suggestedFilename(), `gatehouse-request-${requestId}.json`);
+  const requestFile = path.join(work, download.suggestedFilename());
+  await download.saveAs(requestFile);
+  const request = JSON.parse(fs.readFileSync(requestFile, 'utf8'));
+  assert.equal(request.requestId, requestId);
+  assert.equal(request.principal, principal);
+  assert.equal(request.machine.toLowerCase(), 'ws01');
+  assert.equal(request.service, 'dropbox');
+  assert.equal(request.category, 'cloud_storage');
+  assert.equal(request.origin, 'https://www.dropbox.com');
+  assert.equal(request.days, 14);
+  await s.waitForAudit((e) => e.kind === 'approval_requested' && e.requestId === requestId, 'the request in the audit trail');
+
+  // Management signs it with the real tool, against the policy the browser has.
+  const { token, claims } = approver.approve(['--request', requestFile, '--approver', 'Director Chan', '--policy', policyFile], 'dropbox');
+  assert.equal(claims.sub, principal);
+  assert.equal(claims.req, requestId);
+  assert.deepEqual(claims.services, ['dropbox']);
+  assert.equal(claims.machine.toLowerCase(), 'ws01');
+  assert.equal(claims.exp - claims.nbf, 14 * 86400);
+  assert.equal(inspect(token, policyFile).code, 'valid');
+
+  // The user pastes it on the status page.
+  const page = await statusPage();
+  assert.equal(await importToken(page, token), 'accepted');
+  assert.match(await page.locator('#import-result').textContent(), /^Approval in force for dropbox until /);
+  assert.match(await page.locator('#approvals').textContent(), new RegExp(`dropbox — Receive the tender documents from the contractor .*${claims.jti}`));
+  await page.close();
+
+  // The same tab, without a restart: Dropbox itself now loads.
+  await assertLoads(DROPBOX, { page: block });
+  const st = await s.status();
+  assert.equal(st.startedMs, startedMs, 'the same service worker, the same browser');
+  const loaded = await s.waitForAudit((e) => e.kind === 'loaded' && e.reason === 'approved' && e.approval === claims.jti, 'the approved access in the audit trail');
+  assert.equal(loaded.length, 1);
+  assert.equal(loaded[0].service, 'dropbox');
+  assert.equal(loaded[0].category, 'cloud_storage');
+  assert.equal(loaded[0].origin, 'https://www.dropbox.com');
+  assert.equal(loaded[0].action, 'allow');
+  const imported = s.auditEvents().filter((e) => e.kind === 'approval_imported' && e.accepted === true);
+  assert.ok(imported.length >= 1, 'the import is in the audit trail');
+  await block.close();
+});
