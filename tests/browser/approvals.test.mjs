@@ -232,3 +232,39 @@ test('block page → request file → gatehouse approve → import on the status
   assert.ok(imported.length >= 1, 'the import is in the audit trail');
   await block.close();
 });
+
+test('a revocation pushed by policy closes access while the browser runs, and the status page lists the token as revoked', async (t) => {
+  const { token, claims } = approver.approve(approveFlags('google_drive', ['--days', '30', '--purpose', 'Shared budget sheets with the ministry']), 'drive');
+  const page = await statusPage();
+  assert.equal(await importToken(page, token), 'accepted');
+  const drive = await assertLoads(DRIVE);
+
+  // Management revokes it: `gatehouse revoke` merges the jti into the policy's list, the
+  // administrator pushes the policy (the managed policy file, rewritten while Chromium runs).
+  const fragment = revokeFragment([claims.jti], policyFile);
+  assert.deepEqual(fragment, { approvals: { revoked: [claims.jti] } });
+  policy = { ...policy, approvals: { ...policy.approvals, revoked: fragment.approvals.revoked } };
+  const pushedMs = Date.now();
+  s.setPolicy(policy);
+  const st = await s.waitForEnforced((x) => x.policy?.loadedMs > pushedMs && x.rejected.some((r) => r.reason === 'revoked'), 'the revocation in force', 30_000);
+  const latencyMs = Date.now() - pushedMs;
+  t.diagnostic(`revocation: policy file written → rules without the approval in ${latencyMs} ms`);
+  assert.ok(!st.approvals.some((a) => a.id === claims.jti), 'no longer in force');
+
+  // The open tab: reloading it goes to the block page; the stand-in sees nothing more.
+  const sinceMs = Date.now();
+  await assertBlocked(DRIVE, { page: drive });
+  assert.equal(contacts(DRIVE, sinceMs).length, 0, 'Drive saw no request after the revocation');
+
+  await page.reload();
+  await page.waitForSelector('body[data-state="ready"]');
+  const revoked = (await rejectedItems(page)).filter((r) => r.reason === 'revoked');
+  assert.equal(revoked.length, 1);
+  assert.match(revoked[0].text, new RegExp(`^revoked — approval ${claims.jti} has been revoked \\(.+\\.jws\\)$`));
+  assert.doesNotMatch(await page.locator('#approvals').textContent(), new RegExp(claims.jti));
+  assert.match(await page.locator('#approvals').textContent(), /dropbox|gmail/, 'the other approvals stay in force');
+  await s.waitForAudit((e) => e.kind === 'token_rejected' && e.reason === 'revoked', 'the revocation in the audit trail');
+  await assertLoads(GMAIL); // other approvals are untouched
+  await page.close();
+  await drive.close();
+});
