@@ -268,3 +268,50 @@ test('a revocation pushed by policy closes access while the browser runs, and th
   await page.close();
   await drive.close();
 });
+
+/** Copies a token into the machine-wide folder the way an administrator would: `*.jws`, 0644. */
+function dropIntoMachineFolder(tokenFile, name) {
+  const target = path.join(s.hostDirs.machineApprovals, `${name}.jws`);
+  fs.copyFileSync(tokenFile, `${target}.tmp`);
+  fs.chmodSync(`${target}.tmp`, 0o644);
+  fs.renameSync(`${target}.tmp`, target);
+  return target;
+}
+
+test('a token dropped into the machine-wide folder opens access: at once with "Check again", and on the periodic re-read', async (t) => {
+  const sw = await s.worker();
+  const periodic = await sw.evaluate(() => chrome.alarms.get('gatehouse.network'));
+  assert.equal(periodic?.periodInMinutes, 5, 'approvals are re-read from the host every 5 minutes');
+  t.diagnostic(`periodic re-read of the approval folders: every ${periodic.periodInMinutes} min; next in ${Math.round((periodic.scheduledTime - Date.now()) / 1000)} s`);
+
+  // The status page's "Check again" asks the host again, as a user told "it's in place" would.
+  const whatsapp = approver.approve(approveFlags('whatsapp_web', ['--days', '7', '--purpose', 'Coordination with the field office']), 'whatsapp');
+  const file = dropIntoMachineFolder(whatsapp.file, 'field-office-whatsapp');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o644);
+  const page = await statusPage();
+  if (periodic.scheduledTime - Date.now() > 15_000) {
+    await assertBlocked(WHATSAPP); // nothing re-read the folder yet
+  }
+  const clickedMs = Date.now();
+  await page.click('#refresh');
+  await page.waitForFunction((jti) => document.querySelector('#approvals').textContent.includes(jti), whatsapp.claims.jti, { timeout: 10_000 });
+  t.diagnostic(`"Check again" → approval listed in ${Date.now() - clickedMs} ms`);
+  assert.match(await page.locator('#approvals').textContent(), new RegExp(`whatsapp_web — Coordination with the field office .*${whatsapp.claims.jti}`));
+  const inForce = (await s.status()).approvals.find((a) => a.id === whatsapp.claims.jti);
+  assert.equal(inForce.source, 'machine');
+  await assertLoads(WHATSAPP);
+  await s.waitForAudit((e) => e.kind === 'loaded' && e.reason === 'approved' && e.approval === whatsapp.claims.jti && e.service === 'whatsapp_web', 'the approved access in the audit trail');
+
+  // The periodic path, without waiting five minutes: the same alarm, due now (its period kept).
+  const mega = approver.approve(approveFlags('mega', ['--days', '7', '--purpose', 'Download the survey imagery']), 'mega');
+  dropIntoMachineFolder(mega.file, 'survey-mega');
+  await assertBlocked(MEGA);
+  const dueMs = Date.now();
+  await sw.evaluate(() => chrome.alarms.create('gatehouse.network', { when: Date.now() + 500, periodInMinutes: 5 }));
+  const st = await s.waitForEnforced((x) => x.approvals.some((a) => a.id === mega.claims.jti) && x.compiled?.reason === 'approvals changed', 'the periodic re-read', 15_000);
+  t.diagnostic(`periodic alarm due → approval in force in ${Date.now() - dueMs} ms`);
+  assert.equal(st.approvals.find((a) => a.id === mega.claims.jti).source, 'machine');
+  await assertLoads(MEGA);
+  assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.network')))?.periodInMinutes, 5, 'the periodic alarm goes on');
+  await page.close();
+});
