@@ -35,6 +35,46 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
+    /// Every resource type, in declarativeNetRequest's order.
+    pub const ALL: [Self; 15] = [
+        Self::MainFrame,
+        Self::SubFrame,
+        Self::Stylesheet,
+        Self::Script,
+        Self::Image,
+        Self::Font,
+        Self::Object,
+        Self::Xmlhttprequest,
+        Self::Ping,
+        Self::CspReport,
+        Self::Media,
+        Self::Websocket,
+        Self::Webtransport,
+        Self::Webbundle,
+        Self::Other,
+    ];
+
+    /// The declarativeNetRequest name (`main_frame`), as serde writes it too.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::MainFrame => "main_frame",
+            Self::SubFrame => "sub_frame",
+            Self::Stylesheet => "stylesheet",
+            Self::Script => "script",
+            Self::Image => "image",
+            Self::Font => "font",
+            Self::Object => "object",
+            Self::Xmlhttprequest => "xmlhttprequest",
+            Self::Ping => "ping",
+            Self::CspReport => "csp_report",
+            Self::Media => "media",
+            Self::Websocket => "websocket",
+            Self::Webtransport => "webtransport",
+            Self::Webbundle => "webbundle",
+            Self::Other => "other",
+        }
+    }
+
     /// Navigations (top-level or framed) are redirected to the block page; other requests to a
     /// blocked service are simply blocked.
     pub fn is_navigation(self) -> bool {
@@ -45,27 +85,12 @@ impl ResourceType {
 impl FromStr for ResourceType {
     type Err = RequestError;
 
+    /// Not serde: the wasm surface parses one per request (`resource_type_names` ties the two).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        // A match, not serde: the wasm surface parses one per request. `resource_type_names`
-        // checks it against the serde names.
-        Ok(match s {
-            "main_frame" => Self::MainFrame,
-            "sub_frame" => Self::SubFrame,
-            "stylesheet" => Self::Stylesheet,
-            "script" => Self::Script,
-            "image" => Self::Image,
-            "font" => Self::Font,
-            "object" => Self::Object,
-            "xmlhttprequest" => Self::Xmlhttprequest,
-            "ping" => Self::Ping,
-            "csp_report" => Self::CspReport,
-            "media" => Self::Media,
-            "websocket" => Self::Websocket,
-            "webtransport" => Self::Webtransport,
-            "webbundle" => Self::Webbundle,
-            "other" => Self::Other,
-            _ => return Err(RequestError::ResourceType(s.to_owned())),
-        })
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| RequestError::ResourceType(s.to_owned()))
     }
 }
 
@@ -401,25 +426,9 @@ mod tests {
 
     #[test]
     fn resource_type_names() {
-        for name in [
-            "main_frame",
-            "sub_frame",
-            "stylesheet",
-            "script",
-            "image",
-            "font",
-            "object",
-            "xmlhttprequest",
-            "ping",
-            "csp_report",
-            "media",
-            "websocket",
-            "webtransport",
-            "webbundle",
-            "other",
-        ] {
-            let parsed: ResourceType = name.parse().unwrap();
-            assert_eq!(serde_json::to_value(parsed).unwrap(), name);
+        for t in ResourceType::ALL {
+            assert_eq!(t.name().parse::<ResourceType>(), Ok(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
         }
     }
 

@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::matcher::Matcher;
 use crate::pattern::Pattern;
 use crate::policy::{Mode, Policy};
-use crate::request::translate_proxy_host;
+use crate::request::{translate_proxy_host, ResourceType};
 
 /// Specificity-ordered enforcement and carve-out rules sit at `PRIORITY_BASE + specificity`.
 pub const PRIORITY_BASE: u32 = 100;
@@ -126,27 +126,13 @@ pub struct CompiledRules {
     pub overflow: Vec<String>,
 }
 
-const NAVIGATION: [&str; 2] = ["main_frame", "sub_frame"];
+const NAVIGATION: [&str; 2] = [ResourceType::MainFrame.name(), ResourceType::SubFrame.name()];
 /// Every resource type. A condition without `resourceTypes` matches everything *except*
 /// `main_frame` (chrome.declarativeNetRequest docs, RuleCondition.resourceTypes), so allow and
 /// header rules list them all to apply to page loads too.
-const ALL_TYPES: [&str; 15] = [
-    "main_frame",
-    "sub_frame",
-    "stylesheet",
-    "script",
-    "image",
-    "font",
-    "object",
-    "xmlhttprequest",
-    "ping",
-    "csp_report",
-    "media",
-    "websocket",
-    "webtransport",
-    "webbundle",
-    "other",
-];
+fn all_types() -> Vec<&'static str> {
+    ResourceType::ALL.map(ResourceType::name).to_vec()
+}
 
 /// Compiles the rules for `policy` under `context`. `block_page_url` is the extension's
 /// `block.html` (`chrome.runtime.getURL("block.html")`).
@@ -215,7 +201,7 @@ pub fn proceed_rule(id: u32, host: &str) -> Rule {
         action: RuleAction { kind: "allow", redirect: None, request_headers: None },
         condition: Condition {
             request_domains: Some(vec![host.to_owned()]),
-            resource_types: Some(ALL_TYPES.to_vec()),
+            resource_types: Some(all_types()),
             ..Condition::default()
         },
     }
@@ -305,7 +291,7 @@ impl Builder {
                     Condition {
                         request_domains: domains,
                         regex_filter: regex,
-                        resource_types: Some(ALL_TYPES.to_vec()),
+                        resource_types: Some(all_types()),
                         ..Condition::default()
                     },
                 );
@@ -326,7 +312,7 @@ impl Builder {
             };
             let condition = Condition {
                 request_domains: Some(domains.iter().map(|d| (*d).to_owned()).collect()),
-                resource_types: Some(ALL_TYPES.to_vec()),
+                resource_types: Some(all_types()),
                 ..Condition::default()
             };
             self.push(PRIORITY_TENANT_HEADERS, action, condition);
