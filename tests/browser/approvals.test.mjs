@@ -315,3 +315,68 @@ test('a token dropped into the machine-wide folder opens access: at once with "C
   assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.network')))?.periodInMinutes, 5, 'the periodic alarm goes on');
   await page.close();
 });
+
+/** An RFC 3339 time `seconds` from now, whole seconds, UTC. */
+function inSeconds(seconds) {
+  return new Date(Math.ceil(Date.now() / 1000) * 1000 + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+test('at expiry a short-lived approval is blocked again without a restart; a navigation after expiry is caught before the alarm', async (t) => {
+  // Two short tokens: Telegram expires first (the scheduled recompile closes it), WeTransfer a
+  // little later (its alarm is made late, to exercise the navigation safety net).
+  const telegram = approver.approve(approveFlags('telegram_web', ['--until', inSeconds(40), '--purpose', 'Press conference chat, one minute']), 'telegram');
+  const wetransfer = approver.approve(approveFlags('wetransfer', ['--until', inSeconds(60), '--purpose', 'Receive the scanned forms, one minute']), 'wetransfer');
+  const telegramEndMs = telegram.claims.exp * 1000;
+  const wetransferEndMs = wetransfer.claims.exp * 1000;
+  const page = await statusPage();
+  assert.equal(await importToken(page, telegram.token), 'accepted');
+  assert.equal(await importToken(page, wetransfer.token), 'accepted');
+  let st = await s.status();
+  assert.equal(st.compiled.nextChangeMs, telegramEndMs, 'the rules know when they next change');
+  const sw = await s.worker();
+  assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.recompile')))?.scheduledTime, telegramEndMs + 1000);
+  const telegramTab = await assertLoads(TELEGRAM);
+  await assertLoads(WETRANSFER);
+
+  // 1. Expiry closes access by itself: the recompile alarm, no user action, no restart.
+  assert.ok(Date.now() < telegramEndMs - 5000, 'the test reached this point well before expiry');
+  await sleep(telegramEndMs - Date.now());
+  st = await s.waitForEnforced((x) => x.compiled?.atMs >= telegramEndMs && !x.approvals.some((a) => a.id === telegram.claims.jti),
+    'the expired approval to leave the rules', 45_000);
+  const closedAfterMs = st.compiled.atMs - telegramEndMs;
+  t.diagnostic(`expiry: rules recompiled ${closedAfterMs} ms after exp (${st.compiled.reason})`);
+  assert.equal(st.compiled.reason, 'scheduled change');
+  assert.ok(closedAfterMs < 35_000, `closed ${closedAfterMs} ms after expiry`);
+  assert.equal(st.compiled.nextChangeMs, wetransferEndMs);
+  const sinceMs = Date.now();
+  await assertBlocked(TELEGRAM, { page: telegramTab });
+  assert.equal(contacts(TELEGRAM, sinceMs).length, 0, 'Telegram saw nothing once expired');
+  await page.reload();
+  await page.waitForSelector('body[data-state="ready"]');
+  const expired = (await rejectedItems(page)).filter((r) => r.reason === 'expired');
+  assert.equal(expired.length, 1, 'the status page lists the expired token');
+  assert.match(expired[0].text, /^expired — expired at /);
+  assert.doesNotMatch(await page.locator('#approvals').textContent(), new RegExp(telegram.claims.jti));
+  assert.match(await page.locator('#approvals').textContent(), new RegExp(wetransfer.claims.jti), 'WeTransfer is still in force');
+
+  // 2. The alarm is late (Chrome may delay alarms, and never fires one sooner than 30 s after
+  //    it was set for a packed extension): a navigation after expiry must still end on the
+  //    block page, and the rules must catch up instead of letting every navigation through.
+  assert.ok(await sw.evaluate(() => chrome.alarms.clear('gatehouse.recompile')));
+  await sleep(wetransferEndMs + 1500 - Date.now());
+  const lateMs = Date.now();
+  const visit = await s.visit(WETRANSFER);
+  await visit.page.waitForURL(s.blockUrl(WETRANSFER), { timeout: 10_000 });
+  assert.equal(await blockPageReady(visit.page), 'ready');
+  assert.equal(await visit.page.locator('#reason-code').textContent(), 'blocked');
+  const firstContacts = contacts(WETRANSFER, lateMs).length;
+  t.diagnostic(`after expiry, before the alarm: the first navigation reached the WeTransfer stand-in ${firstContacts} time(s) before the safety net redirected it`);
+  const missed = await s.waitForAudit((e) => e.kind === 'rule_miss' && e.service === 'wetransfer' && e.atMs >= lateMs, 'the safety net in the audit trail');
+  assert.equal(missed[0].reason, 'blocked');
+  st = await s.waitForEnforced((x) => x.compiled?.atMs >= wetransferEndMs && !x.approvals.some((a) => a.id === wetransfer.claims.jti),
+    'the rules to catch up with the expiry', 5_000);
+  const againMs = Date.now();
+  await assertBlocked(WETRANSFER, { page: visit.page });
+  assert.equal(contacts(WETRANSFER, againMs).length, 0, 'once caught, WeTransfer sees nothing more');
+  await page.close();
+});
