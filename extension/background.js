@@ -327,8 +327,28 @@ function blockUrl(url) {
   return `${BLOCK_PAGE}#${url}`;
 }
 
+/**
+ * Whether the installed rules are out of date: a change they were compiled to expect (an approval
+ * ends or starts, a new day) has fallen due and the recompile alarm has not run yet — Chrome may
+ * delay alarms, and fires none sooner than 30 s after it was set for a packed extension.
+ */
+function rulesStale(nowMs = Date.now()) {
+  const next = state.compiled?.nextChangeMs;
+  return next != null && nowMs >= next;
+}
+
+let catchingUp = false;
+/** Recompiles now, once, when a navigation finds the rules stale (the alarm still runs later). */
+function catchUpRules() {
+  if (catchingUp || !rulesStale()) return;
+  catchingUp = true;
+  whenReady('change due', () => recompile('change due')).finally(() => { catchingUp = false; });
+}
+
 async function observeNavigation(phase, details) {
   if (!state.policy || !/^(https?|wss?|ftp):/i.test(details.url)) return;
+  const stale = rulesStale();
+  catchUpRules();
   const main = details.frameId === 0;
   let verdict;
   try {
@@ -351,6 +371,9 @@ async function observeNavigation(phase, details) {
   if (phase === 'before') {
     // The rule redirects (or blocks) this request; record the attempt.
     if (stopped) audit({ kind: verdict.action === 'block' ? 'blocked' : 'warned', ...base });
+    // Stale rules let this request through (e.g. an approval just ended): do not wait for it to
+    // commit.
+    if (stale && main && verdict.action === 'block') await tabs.update(details.tabId, { url: blockUrl(details.url) });
     return;
   }
   if (stopped && verdict.action === 'warn' && (await hasProceeded(verdict, details.url))) {
