@@ -90,10 +90,10 @@ pub enum TokenRejection {
     #[error("signature does not verify: the token was altered or signed by another key")]
     BadSignature,
     /// `nbf` is in the future.
-    #[error("not valid until {0} (ms since epoch)")]
+    #[error("not valid until {}", utc(*.0))]
     NotYetValid(i64),
     /// `exp` has passed.
-    #[error("expired at {0} (ms since epoch)")]
+    #[error("expired at {}", utc(*.0))]
     Expired(i64),
     /// Longer than the policy allows.
     #[error("valid for {days} days, longer than the {max} days the policy allows")]
@@ -143,6 +143,15 @@ impl TokenRejection {
             Self::ServiceNotCovered(_) => "service_not_covered",
         }
     }
+}
+
+/// A moment for people: `2027-01-15 08:00 UTC` (the pages show local times from the number).
+fn utc(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{ms} ms after 1970"))
 }
 
 /// A policy key that cannot be used.
@@ -461,6 +470,15 @@ pub(crate) mod tests {
             assert_eq!(got, Err(*code), "token {:.60}…", token);
         }
         assert_eq!(cases.len(), 17);
+    }
+
+    #[test]
+    fn times_in_messages_are_readable() {
+        assert_eq!(TokenRejection::Expired(NOW).to_string(), "expired at 2027-01-15 08:00 UTC");
+        assert_eq!(
+            TokenRejection::NotYetValid(i64::MAX).to_string(),
+            format!("not valid until {} ms after 1970", i64::MAX)
+        );
     }
 
     #[test]
