@@ -472,6 +472,21 @@ pub(crate) mod tests {
         assert_eq!(cases.len(), 17);
     }
 
+    proptest::proptest! {
+        /// Any one character of a valid token changed, anywhere: never accepted. (The signature
+        /// covers the base64 text itself, and non-canonical base64 is refused.)
+        #[test]
+        fn no_single_character_edit_verifies(at in 0usize..400, with in "[A-Za-z0-9_.=-]") {
+            let token = sign(&header(), &claims(), &signing_key(1));
+            let at = at % token.len();
+            let replacement = with.chars().next().unwrap_or('A');
+            proptest::prop_assume!(token.as_bytes()[at] != replacement as u8);
+            let mut edited = token.clone();
+            edited.replace_range(at..=at, &replacement.to_string());
+            proptest::prop_assert!(verify(&edited).is_err(), "edit at {} accepted", at);
+        }
+    }
+
     #[test]
     fn times_in_messages_are_readable() {
         assert_eq!(TokenRejection::Expired(NOW).to_string(), "expired at 2027-01-15 08:00 UTC");

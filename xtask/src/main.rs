@@ -198,11 +198,24 @@ fn demo(root: &Path) -> Result<()> {
 }
 
 fn bench(root: &Path) -> Result<()> {
-    step("criterion benchmarks", cargo(&["bench", "-p", "gatehouse-core"]))?;
-    build(root)?;
-    let mut node = Command::new("node");
-    node.arg("tests/wasm/bench.mjs");
-    step("wasm benchmark under Node", node)
+    // Benchmarks, never timed tests: each prints its numbers and the ratios to its baseline,
+    // measured in the same run.
+    step("engine: criterion", cargo(&["bench", "-p", "gatehouse-core", "--bench", "decide"]))?;
+    step("native host: round trip and start-up", cargo(&["bench", "-p", "gatehouse-host"]))?;
+    let built = build(root)?;
+    // Runs the native comparison (adblock-rust, memory) itself, then the wasm build, one workload.
+    let mut wasm = Command::new("node");
+    wasm.arg("tests/wasm/bench.mjs");
+    step("engine: native vs adblock-rust vs wasm", wasm)?;
+    let chromium = tools::ensure_chromium()?;
+    tools::ensure_node_modules(&root.join("tests/browser"))?;
+    let mut browser = Command::new("node");
+    browser
+        .arg("tests/browser/bench.mjs")
+        .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
+        .env("GATEHOUSE_HOST_BIN", &built.host_bin)
+        .env("CHROMIUM", chromium);
+    step("extension: block page vs URLBlocklist, worker start, memory", browser)
 }
 
 fn cargo(args: &[&str]) -> Command {
