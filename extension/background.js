@@ -488,6 +488,17 @@ function text(value, field, min) {
   return s.slice(0, MAX_TEXT);
 }
 
+/**
+ * Authentic tokens that would cover this verdict's service but are not in force (expired,
+ * revoked, someone else's…), so the block page can say so instead of a bare "blocked".
+ */
+function approvalNotes(verdict) {
+  if (!verdict.service || verdict.action === 'allow') return [];
+  return state.rejected
+    .filter((r) => r.claims && (r.claims.services?.includes(verdict.service.id) || r.claims.categories?.includes(verdict.category)))
+    .map((r) => ({ id: r.claims.id, reason: r.reason, notBeforeMs: r.claims.notBeforeMs, expiresMs: r.claims.expiresMs }));
+}
+
 /** Message type → handler(message) → data. Unknown types get no answer at all. */
 const handlers = {
   async 'block.info'({ url }) {
@@ -498,6 +509,7 @@ const handlers = {
       verdict,
       proceeded: verdict.action === 'warn' && (await hasProceeded(verdict, String(url))),
       adaptationEndMs: (verdict.category && info?.categories?.[verdict.category]?.adaptationEndMs) ?? null,
+      approvalNotes: approvalNotes(verdict),
       who: who(),
       scope: scope(),
       host: { status: state.host.status },

@@ -3,9 +3,11 @@
 // this page renders it — text only, every label from _locales.
 
 import { $, ask, setText } from './js/dom.js';
-import { formatDate, localise, pickName, t } from './js/i18n.js';
+import { formatDate, formatTime, localise, pickName, t } from './js/i18n.js';
 
 /** Reason codes with a sentence of their own in _locales (`reason_<code>`). */
+/** Reasons a token for this service is not in force that the page explains in words. */
+const APPROVAL_NOTES = new Set(['expired', 'revoked', 'not_yet_valid', 'other_user', 'other_machine']);
 const KNOWN_REASONS = new Set([
   'blocked', 'warned', 'adaptation_period', 'approved', 'allowlisted', 'out_of_scope',
   'category_off', 'monitored', 'uncategorised', 'not_web',
@@ -71,6 +73,19 @@ async function render() {
   setText('matched-rule', verdict.matchedRule ?? '—');
   setText('policy-source', policy.source);
   setText('explanation', verdict.explanation ?? '');
+
+  const notes = info.approvalNotes ?? [];
+  if (notes.length) {
+    const box = $('approval-notes');
+    for (const note of notes) {
+      const p = document.createElement('p');
+      const known = APPROVAL_NOTES.has(note.reason) ? note.reason : 'other';
+      const when = note.reason === 'not_yet_valid' ? note.notBeforeMs : note.expiresMs;
+      p.textContent = t(`approvalNote_${known}`, note.id, formatTime(when));
+      box.append(p);
+    }
+    show('approval-notes');
+  }
 
   const message = pickName(policy.message);
   if (message || policy.contact) {

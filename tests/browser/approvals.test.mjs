@@ -253,8 +253,13 @@ test('a revocation pushed by policy closes access while the browser runs, and th
 
   // The open tab: reloading it goes to the block page; the stand-in sees nothing more.
   const sinceMs = Date.now();
-  await assertBlocked(DRIVE, { page: drive });
+  const blocked = await assertBlocked(DRIVE, { page: drive });
   assert.equal(contacts(DRIVE, sinceMs).length, 0, 'Drive saw no request after the revocation');
+  // The block page says why, not just "blocked".
+  assert.equal(
+    (await blocked.locator('#approval-notes').textContent()).trim(),
+    `Your approval ${claims.jti} for this service was withdrawn by department management.`,
+  );
 
   await page.reload();
   await page.waitForSelector('body[data-state="ready"]');
@@ -349,8 +354,13 @@ test('at expiry a short-lived approval is blocked again without a restart; a nav
   assert.ok(closedAfterMs < 35_000, `closed ${closedAfterMs} ms after expiry`);
   assert.equal(st.compiled.nextChangeMs, wetransferEndMs);
   const sinceMs = Date.now();
-  await assertBlocked(TELEGRAM, { page: telegramTab });
+  const expiredPage = await assertBlocked(TELEGRAM, { page: telegramTab });
   assert.equal(contacts(TELEGRAM, sinceMs).length, 0, 'Telegram saw nothing once expired');
+  assert.match(
+    await expiredPage.locator('#approval-notes').textContent(),
+    new RegExp(`^Your approval ${telegram.claims.jti} for this service ended on .+\\. Ask for a new one below if you still need it\\.$`),
+    'the block page says the approval ended',
+  );
   await page.reload();
   await page.waitForSelector('body[data-state="ready"]');
   const expired = (await rejectedItems(page)).filter((r) => r.reason === 'expired');

@@ -260,6 +260,47 @@ pub fn verify_approval(
     now_ms: i64,
     source: &str,
 ) -> Result<Approval, TokenRejection> {
+    let approval = signed_approval(policy, token, source)?;
+    if policy.revoked.contains(&approval.id) {
+        return Err(TokenRejection::Revoked(approval.id));
+    }
+    if now_ms >= approval.expires_ms {
+        return Err(TokenRejection::Expired(approval.expires_ms));
+    }
+    if approval.not_before_ms > now_ms + CLOCK_SKEW_MS {
+        return Err(TokenRejection::NotYetValid(approval.not_before_ms));
+    }
+    let days = (approval.expires_ms - approval.not_before_ms)
+        .saturating_add(86_399_999)
+        .div_euclid(86_400_000);
+    if days > i64::from(policy.max_approval_days) {
+        return Err(TokenRejection::TooLong { days, max: policy.max_approval_days });
+    }
+    if approval.services.is_empty() && approval.categories.is_empty() {
+        return Err(TokenRejection::NothingApproved);
+    }
+    let identity = identity.ok_or(TokenRejection::IdentityUnknown)?;
+    if !same_principal(identity, &approval.subject) {
+        return Err(TokenRejection::OtherUser(approval.subject));
+    }
+    if let Some(machine) = &approval.machine {
+        let here = [Some(identity.machine.as_str()), identity.fqdn.as_deref()];
+        if !here.into_iter().flatten().any(|m| !m.is_empty() && m.eq_ignore_ascii_case(machine)) {
+            return Err(TokenRejection::OtherMachine(machine.clone()));
+        }
+    }
+    Ok(approval)
+}
+
+/// What a token signed by a trusted approver key says, checked for form and signature only —
+/// not for time, revocation, user or machine. It lets the pages tell a user that *their*
+/// approval for a service has ended or was revoked; it never grants anything (only
+/// [`verify_approval`] does).
+pub fn signed_approval(
+    policy: &Policy,
+    token: &str,
+    source: &str,
+) -> Result<Approval, TokenRejection> {
     let token = token.trim();
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenRejection::Oversize(token.len()));
@@ -303,41 +344,10 @@ pub fn verify_approval(
     if claims.jti.is_empty() || claims.sub.is_empty() {
         return Err(TokenRejection::Malformed("\"jti\" and \"sub\" must not be empty".into()));
     }
-    let seconds = |s: i64| s.saturating_mul(1000);
-    let not_before_ms = seconds(claims.nbf.or(claims.iat).unwrap_or(i64::MIN / 1000));
-    let expires_ms = seconds(claims.exp);
-    if policy.revoked.contains(&claims.jti) {
-        return Err(TokenRejection::Revoked(claims.jti));
-    }
-    if now_ms >= expires_ms {
-        return Err(TokenRejection::Expired(expires_ms));
-    }
-    if not_before_ms > now_ms + CLOCK_SKEW_MS {
-        return Err(TokenRejection::NotYetValid(not_before_ms));
-    }
-    let start = seconds(
-        claims
-            .nbf
-            .or(claims.iat)
-            .ok_or_else(|| TokenRejection::Malformed("needs \"nbf\" or \"iat\"".into()))?,
-    );
-    let days = (expires_ms - start).saturating_add(86_399_999).div_euclid(86_400_000);
-    if days > i64::from(policy.max_approval_days) {
-        return Err(TokenRejection::TooLong { days, max: policy.max_approval_days });
-    }
-    if claims.services.is_empty() && claims.categories.is_empty() {
-        return Err(TokenRejection::NothingApproved);
-    }
-    let identity = identity.ok_or(TokenRejection::IdentityUnknown)?;
-    if !same_principal(identity, &claims.sub) {
-        return Err(TokenRejection::OtherUser(claims.sub));
-    }
-    if let Some(machine) = &claims.machine {
-        let here = [Some(identity.machine.as_str()), identity.fqdn.as_deref()];
-        if !here.into_iter().flatten().any(|m| !m.is_empty() && m.eq_ignore_ascii_case(machine)) {
-            return Err(TokenRejection::OtherMachine(machine.clone()));
-        }
-    }
+    let start = claims
+        .nbf
+        .or(claims.iat)
+        .ok_or_else(|| TokenRejection::Malformed("needs \"nbf\" or \"iat\"".into()))?;
     Ok(Approval {
         id: claims.jti,
         issuer: kid,
@@ -348,8 +358,8 @@ pub fn verify_approval(
         categories: claims.categories,
         purpose: claims.purpose,
         request_id: claims.req,
-        not_before_ms,
-        expires_ms,
+        not_before_ms: start.saturating_mul(1000),
+        expires_ms: claims.exp.saturating_mul(1000),
         source: source.to_owned(),
     })
 }

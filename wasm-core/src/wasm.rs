@@ -85,21 +85,18 @@ impl Engine {
     ) -> Result<JsValue, JsError> {
         let tokens: Vec<TokenInput> = from_js(tokens, "tokens")?;
         let identity: Option<Identity> = from_js(identity, "identity")?;
+        let now_ms = now_ms as i64;
         let results: Vec<TokenResult> = tokens
             .into_iter()
             .map(|t| {
-                match verify_approval(
-                    &self.policy,
-                    &t.token,
-                    identity.as_ref(),
-                    now_ms as i64,
-                    &t.source,
-                ) {
+                match verify_approval(&self.policy, &t.token, identity.as_ref(), now_ms, &t.source)
+                {
                     Ok(approval) => TokenResult {
                         ok: true,
                         approval: Some(approval),
                         reason: None,
                         message: None,
+                        claims: None,
                         source: t.source,
                         file: t.file,
                     },
@@ -108,6 +105,9 @@ impl Engine {
                         approval: None,
                         reason: Some(e.code()),
                         message: Some(e.to_string()),
+                        // Authentic but not in force (expired, revoked, someone else's): what it
+                        // covered, so the block page can say "your approval for this ended".
+                        claims: crate::signed_approval(&self.policy, &t.token, &t.source).ok(),
                         source: t.source,
                         file: t.file,
                     },
@@ -196,6 +196,8 @@ struct TokenResult {
     reason: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims: Option<crate::Approval>,
     source: String,
     file: Option<String>,
 }
