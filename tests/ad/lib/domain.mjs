@@ -171,14 +171,20 @@ export async function askHost(type, params = {}, where = {}) {
 /** Runs the gatehouse CLI; returns {code, stdout, stderr} (never throws on a non-zero exit). */
 export async function gatehouse(args, { cwd, input } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(bins.cli, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // No input: no stdin pipe at all. Writing to one that a fast-exiting CLI never reads raced
+    // into an uncaught EPIPE (seen once in CI).
+    const child = spawn(bins.cli, args, { cwd, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    if (input !== undefined) {
+      // A CLI that exits before reading all of its input is judged by its exit status.
+      child.stdin.on('error', (err) => { if (err.code !== 'EPIPE') reject(err); });
+      child.stdin.end(input);
+    }
   });
 }
 
