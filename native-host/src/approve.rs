@@ -17,8 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use gatehouse_core::{
-    verify_approval, Approval, Identity, Policy, Request, ResourceType, TokenRejection,
-    BUILTIN_CATEGORIES, MAX_TOKEN_BYTES,
+    verify_approval, Approval, Identity, Policy, Request, ResourceType, TokenClaims,
+    TokenRejection, BUILTIN_CATEGORIES, MAX_TOKEN_BYTES,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -243,8 +243,8 @@ impl ApproverKey {
     ///
     /// # Errors
     /// [`ApproveError::TokenTooLarge`] when the result would be over the verifier's limit.
-    pub fn sign(&self, claims: &Claims) -> Result<String, ApproveError> {
-        let claims = Claims { iss: self.kid.clone(), ..claims.clone() };
+    pub fn sign(&self, claims: &TokenClaims) -> Result<String, ApproveError> {
+        let claims = TokenClaims { iss: Some(self.kid.clone()), ..claims.clone() };
         let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid});
         let h = URL_SAFE_NO_PAD.encode(header.to_string());
         // Serializing a struct of strings and integers cannot fail; fall back to an empty
@@ -277,40 +277,6 @@ pub fn check_kid(kid: &str) -> Result<(), ApproveError> {
 /// The policy fragment that trusts `public_jwk`, as `keygen` prints it.
 pub fn policy_fragment(public_jwk: &Value) -> Value {
     json!({"approvals": {"keys": [public_jwk], "revoked": [], "maxDays": DEFAULT_MAX_DAYS}})
-}
-
-/// The token's claims, in the order they are written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// The approver key id (equal to the header's `kid`).
-    pub iss: String,
-    /// The user principal.
-    pub sub: String,
-    /// Unique id, the handle for revocation.
-    pub jti: String,
-    /// Issued at (seconds since the epoch).
-    pub iat: i64,
-    /// Valid from (seconds).
-    pub nbf: i64,
-    /// Valid until (seconds, exclusive).
-    pub exp: i64,
-    /// The machine it is bound to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub machine: Option<String>,
-    /// Approved service ids.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<String>,
-    /// Approved category ids.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub categories: Vec<String>,
-    /// The business purpose.
-    pub purpose: String,
-    /// The request id it answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub req: Option<String>,
-    /// The approver's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approver: Option<String>,
 }
 
 /// A new `jti`: 128 random bits, base64url (22 characters).
@@ -527,7 +493,7 @@ pub fn claims(
     kid: &str,
     jti: String,
     now_s: i64,
-) -> Result<(Claims, Vec<String>), ApproveError> {
+) -> Result<(TokenClaims, Vec<String>), ApproveError> {
     let mut notes = Vec::new();
     let sub = draft.subject.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let sub = sub.ok_or(ApproveError::NoSubject)?;
@@ -611,12 +577,12 @@ pub fn claims(
         }
         None => None,
     };
-    let claims = Claims {
-        iss: kid.to_owned(),
+    let claims = TokenClaims {
+        iss: Some(kid.to_owned()),
         sub: sub.to_owned(),
         jti,
-        iat: now_s,
-        nbf: now_s,
+        iat: Some(now_s),
+        nbf: Some(now_s),
         exp,
         machine,
         services,
@@ -1066,7 +1032,7 @@ mod tests {
         }
     }
 
-    fn issue(draft: &Draft) -> Result<Claims, ApproveError> {
+    fn issue(draft: &Draft) -> Result<TokenClaims, ApproveError> {
         claims(draft, &rules(), "dept-1", "jti-1".into(), NOW_S).map(|(c, _)| c)
     }
 
@@ -1087,7 +1053,7 @@ mod tests {
         d.request_id = Some("req-1".into());
         d.approver = Some("Director Chan".into());
         let c = issue(&d).unwrap();
-        assert_eq!((c.iat, c.nbf, c.exp), (NOW_S, NOW_S, NOW_S + 30 * DAY_S));
+        assert_eq!((c.iat, c.nbf, c.exp), (Some(NOW_S), Some(NOW_S), NOW_S + 30 * DAY_S));
         let token = k.sign(&c).unwrap();
         let a = verify_approval(
             &policy_with(&[&k], json!({})),

@@ -225,31 +225,44 @@ struct Header {
     crit: Option<Value>,
 }
 
-/// The token claims. Unknown claims are ignored (JWT practice); known ones must have the
-/// right types, or the token is malformed.
-#[derive(Deserialize)]
-struct Claims {
+/// An approval token's claims, the one definition shared by the issuer (`gatehouse approve`)
+/// and the verifier. Unknown claims are ignored (JWT practice); known ones must have the right
+/// types, or the token is malformed. Times are JWT NumericDates (seconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenClaims {
+    /// The approver key id; when present it must equal the header's `kid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The user principal it is issued to.
+    pub sub: String,
+    /// Unique id, the handle for revocation.
+    pub jti: String,
+    /// Issued at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Valid from (`iat` when absent; one of the two is required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Valid until (exclusive).
+    pub exp: i64,
+    /// The machine it is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<String>,
+    /// Approved service ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// Approved category ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    /// The business purpose.
     #[serde(default)]
-    iss: Option<String>,
-    sub: String,
-    jti: String,
-    exp: i64,
-    #[serde(default)]
-    nbf: Option<i64>,
-    #[serde(default)]
-    iat: Option<i64>,
-    #[serde(default)]
-    machine: Option<String>,
-    #[serde(default)]
-    services: Vec<String>,
-    #[serde(default)]
-    categories: Vec<String>,
-    #[serde(default)]
-    purpose: String,
-    #[serde(default)]
-    req: Option<String>,
-    #[serde(default)]
-    approver: Option<String>,
+    pub purpose: String,
+    /// The request id it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub req: Option<String>,
+    /// The approver's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
 }
 
 /// Verifies one token for `identity` at `now_ms`. `source` is carried into the approval.
@@ -335,7 +348,7 @@ pub fn signed_approval(
         .map_err(|_| TokenRejection::BadSignature)?;
 
     // Only signed content from here on.
-    let claims: Claims = decode_json(p64, "claims")?;
+    let claims: TokenClaims = decode_json(p64, "claims")?;
     if claims.iss.as_deref().is_some_and(|iss| iss != kid) {
         return Err(TokenRejection::Malformed(
             "\"iss\" does not match the header's \"kid\"".into(),

@@ -244,7 +244,7 @@ pub fn approve(args: &ApproveArgs) -> anyhow::Result<()> {
         claims.sub,
         claims.machine.as_deref().map(|m| format!(" on {m}")).unwrap_or_default(),
         rfc3339_from_millis(claims.exp.saturating_mul(1000)),
-        (claims.exp - claims.nbf + 86_399) / 86_400,
+        (claims.exp - claims.nbf.or(claims.iat).unwrap_or(claims.exp) + 86_399) / 86_400,
         claims.jti,
         claims.jti
     );
@@ -286,7 +286,7 @@ fn apply_flags(draft: &mut Draft, args: &ApproveArgs) -> anyhow::Result<()> {
 }
 
 /// Checks a new token against the policy it is for with the browser's own verifier.
-fn self_check(policy: &Policy, token: &str, claims: &approve::Claims, now_s: i64) {
+fn self_check(policy: &Policy, token: &str, claims: &gatehouse_core::TokenClaims, now_s: i64) {
     let identity = Identity {
         principal: Some(claims.sub.clone()),
         machine: claims.machine.clone().unwrap_or_default(),
