@@ -36,6 +36,6 @@ pub use rules::{
 };
 pub use scope::{Scope, ScopeDecision};
 pub use token::{
-    signed_approval, verify_approval, Approval, ApproverKeys, KeyError, TokenClaims,
-    TokenRejection, MAX_TOKEN_BYTES,
+    check_approval, signed_approval, verify_approval, Approval, ApproverKeys, KeyError,
+    TokenClaims, TokenRejection, MAX_TOKEN_BYTES,
 };

@@ -273,7 +273,17 @@ pub fn verify_approval(
     now_ms: i64,
     source: &str,
 ) -> Result<Approval, TokenRejection> {
-    let approval = signed_approval(policy, token, source)?;
+    check_approval(policy, signed_approval(policy, token, source)?, identity, now_ms)
+}
+
+/// The checks after the signature: revocation, validity window, the policy's cap, and the
+/// user and machine. [`verify_approval`] is [`signed_approval`] followed by this.
+pub fn check_approval(
+    policy: &Policy,
+    approval: Approval,
+    identity: Option<&Identity>,
+    now_ms: i64,
+) -> Result<Approval, TokenRejection> {
     if policy.revoked.contains(&approval.id) {
         return Err(TokenRejection::Revoked(approval.id));
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::{
-    catalogue, decide, verify_approval, Context, Identity, Names, Policy, Request, ResourceType,
+    catalogue, check_approval, decide, Context, Identity, Names, Policy, Request, ResourceType,
 };
 
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
@@ -89,8 +89,23 @@ impl Engine {
         let results: Vec<TokenResult> = tokens
             .into_iter()
             .map(|t| {
-                match verify_approval(&self.policy, &t.token, identity.as_ref(), now_ms, &t.source)
-                {
+                // The signature is checked once; an authentic token that is not in force keeps
+                // its claims, so the block page can say "your approval for this ended".
+                let (verdict, claims) =
+                    match crate::signed_approval(&self.policy, &t.token, &t.source) {
+                        Err(e) => (Err(e), None),
+                        Ok(signed) => {
+                            let checked = check_approval(
+                                &self.policy,
+                                signed.clone(),
+                                identity.as_ref(),
+                                now_ms,
+                            );
+                            let claims = checked.is_err().then_some(signed);
+                            (checked, claims)
+                        }
+                    };
+                match verdict {
                     Ok(approval) => TokenResult {
                         ok: true,
                         approval: Some(approval),
@@ -105,9 +120,7 @@ impl Engine {
                         approval: None,
                         reason: Some(e.code()),
                         message: Some(e.to_string()),
-                        // Authentic but not in force (expired, revoked, someone else's): what it
-                        // covered, so the block page can say "your approval for this ended".
-                        claims: crate::signed_approval(&self.policy, &t.token, &t.source).ok(),
+                        claims,
                         source: t.source,
                         file: t.file,
                     },
