@@ -149,7 +149,7 @@ function safeFree(engine) {
 
 function policyInfo() {
   try {
-    return state.policy?.engine.policyInfo(-new Date().getTimezoneOffset()) ?? null;
+    return state.policy?.engine.policyInfo() ?? null;
   } catch (err) {
     console.error('gatehouse: policyInfo', err);
     return null;
@@ -246,7 +246,6 @@ function context(nowMs = Date.now()) {
     identity: state.identity,
     network: state.network,
     nowMs,
-    utcOffsetMinutes: -new Date(nowMs).getTimezoneOffset(),
     approvals: state.approvals.map((r) => r.approval),
   };
 }

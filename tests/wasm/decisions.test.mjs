@@ -65,7 +65,7 @@ test('policy info, scope and catalogue for the pages', () => {
     requests: { mail: 'approvals@dept.example', maxDays: 30 },
     scope: { network: { resolves: ['intranet.dept.example'] } },
   }));
-  const info = engine.policyInfo(480);
+  const info = engine.policyInfo();
   assert.equal(info.department.zh_TW, '數字政策辦公室');
   assert.equal(info.requests.mail, 'approvals@dept.example');
   assert.equal(info.requests.maxDays, 30);

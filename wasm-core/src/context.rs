@@ -68,9 +68,6 @@ pub struct Context {
     pub network: Option<NetworkFacts>,
     /// Current time, milliseconds since the Unix epoch (the caller's clock, never ours).
     pub now_ms: i64,
-    /// The caller's offset from UTC in minutes (east positive), so that a policy date such as
-    /// the adaptation date means local midnight on the desk the rule applies to.
-    pub utc_offset_minutes: i32,
     /// Approvals that verified against the policy for this identity (see [`crate::verify_approval`]).
     pub approvals: Vec<Approval>,
 }

@@ -211,7 +211,7 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
             format!("{service_name} ({category_name}) needs approval from department management; you may continue with a reason, which is recorded.").into(),
         ),
         Mode::Block => {
-            let adaptation = category.adaptation_end.map(|t| t.to_ms(context.utc_offset_minutes));
+            let adaptation = category.adaptation_end_ms;
             if adaptation.is_some_and(|end| context.now_ms < end) {
                 categorised(
                     Action::Warn,
@@ -283,18 +283,22 @@ mod tests {
             (Action::Monitor, Reason::Monitored)
         );
         assert_eq!((mode("warn").action, mode("warn").reason), (Action::Warn, Reason::Warned));
-        // NOW is 2027-01-15T08:00Z; the adaptation date is local midnight.
-        let adapt = |date: &str, offset| {
+        // NOW is 2027-01-15T08:00Z; the adaptation date is midnight in the policy's time zone.
+        let adapt = |date: &str, zone: &str| {
             verdict(
-                &format!(r#"{{"categories": {{"webmail": {{"mode": "block", "adaptationEnd": "{date}"}}}}}}"#),
+                &format!(r#"{{"timeZone": "{zone}", "categories": {{"webmail": {{"mode": "block", "adaptationEnd": "{date}"}}}}}}"#),
                 "https://mail.google.com/",
-                &Context { utc_offset_minutes: offset, ..ctx.clone() },
+                &ctx,
             )
             .reason
         };
-        assert_eq!(adapt("2027-01-16", 480), Reason::AdaptationPeriod);
-        assert_eq!(adapt("2027-01-15", 480), Reason::Blocked);
-        assert_eq!(adapt("2027-01-15", -600), Reason::AdaptationPeriod, "still the 14th in Hawaii");
+        assert_eq!(adapt("2027-01-16", "+08:00"), Reason::AdaptationPeriod);
+        assert_eq!(adapt("2027-01-15", "+08:00"), Reason::Blocked);
+        assert_eq!(
+            adapt("2027-01-15", "-10:00"),
+            Reason::AdaptationPeriod,
+            "still the 14th in Hawaii"
+        );
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub use context::{Context, Identity, NetworkFacts, ResolvedHost};
 pub use decide::{decide, Action, ApprovalRef, Reason, ServiceRef, Verdict};
 pub use pattern::{Pattern, PatternError};
 pub use policy::{
-    BlockPageText, CategoryPolicy, Classification, Mode, Parsed, Policy, PolicyError, PolicyTime,
+    BlockPageText, CategoryPolicy, Classification, Mode, Parsed, Policy, PolicyError,
     RequestRouting, RuleSource, ServiceInfo, TenantRestrictions, Warning, BUILTIN_CATEGORIES,
 };
 pub use request::{Request, RequestError, ResourceType};

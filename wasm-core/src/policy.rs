@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::catalogue::{self, Names};
 use crate::matcher::Matcher;
-use crate::pattern::Pattern;
+use crate::pattern::{path_within, Pattern};
 use crate::request::Request;
 use crate::scope::Scope;
 use crate::token::ApproverKeys;
@@ -51,33 +51,22 @@ pub enum Mode {
 pub struct CategoryPolicy {
     /// The configured mode.
     pub mode: Mode,
-    /// `block` applies from this moment; before it, `block` is softened to `warn`.
-    pub adaptation_end: Option<PolicyTime>,
+    /// `block` applies from this instant (Unix milliseconds); before it, `block` is softened to
+    /// `warn`. One instant for the whole department, never the desk's own time zone.
+    pub adaptation_end_ms: Option<i64>,
     /// Display name.
     pub name: Names,
 }
 
-/// A moment named by the policy: a calendar date (local midnight where the rule applies) or an
-/// exact instant (RFC 3339 with offset).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PolicyTime {
-    /// Days since 1970-01-01, at local midnight.
-    LocalDate(i64),
-    /// Milliseconds since the Unix epoch.
-    Instant(i64),
-}
-
-impl PolicyTime {
-    /// The moment in Unix milliseconds for a desk `utc_offset_minutes` east of UTC.
-    pub fn to_ms(self, utc_offset_minutes: i32) -> i64 {
-        match self {
-            Self::LocalDate(days) => days
-                .saturating_mul(86_400_000)
-                .saturating_sub(i64::from(utc_offset_minutes) * 60_000),
-            Self::Instant(ms) => ms,
-        }
-    }
+/// The policy's time zone as a fixed offset east of UTC, in minutes: what a date-only value
+/// such as `"adaptationEnd": "2027-04-23"` means. A fixed offset, not an IANA name, keeps the
+/// engine free of a time-zone database; a zone with daylight saving gives instants instead.
+#[derive(Debug, Clone, Copy, Default)]
+struct TimeZone {
+    /// Minutes east of UTC.
+    offset_minutes: i32,
+    /// Whether the policy named it (otherwise dates fall at midnight UTC, with a warning).
+    configured: bool,
 }
 
 /// A service known to this policy: from the catalogue or defined by the policy's rules.
@@ -266,7 +255,7 @@ impl Policy {
     pub fn category(&self, id: &str) -> CategoryPolicy {
         self.categories.get(id).cloned().unwrap_or_else(|| CategoryPolicy {
             mode: Mode::Block,
-            adaptation_end: None,
+            adaptation_end_ms: None,
             name: Names::same(id),
         })
     }
@@ -437,13 +426,52 @@ impl Parser {
         Some(Names { zh_tw: text("zh_TW").unwrap_or_else(|| en.clone()), zh_cn: text("zh_CN"), en })
     }
 
-    fn time(&mut self, v: &Value, path: &str) -> Option<PolicyTime> {
+    /// `YYYY-MM-DD` (midnight in the policy's time zone) or an RFC 3339 instant, in Unix ms.
+    fn time(&mut self, v: &Value, path: &str, zone: TimeZone) -> Option<i64> {
         let s = self.string(v, path)?;
-        let parsed = parse_policy_time(s);
-        if parsed.is_none() {
-            self.warn(path, format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time; ignored"));
+        match parse_policy_time(s, zone.offset_minutes) {
+            None => {
+                self.warn(
+                    path,
+                    format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time; ignored"),
+                );
+                None
+            }
+            Some(PolicyTime { ms, date_only: true }) if !zone.configured => {
+                self.warn(
+                    path,
+                    format!(
+                        "{s:?} has no time zone, so it falls at midnight UTC; set $.timeZone \
+                         (e.g. \"+08:00\") so that the whole department switches at its own midnight"
+                    ),
+                );
+                Some(ms)
+            }
+            Some(t) => Some(t.ms),
         }
-        parsed
+    }
+
+    /// `"+08:00"`, `"-05:30"`, `"Z"` or `"UTC"`: the offset every date-only value is read in.
+    fn time_zone(&mut self, v: &Value) -> TimeZone {
+        const PATH: &str = "$.timeZone";
+        if v.is_null() {
+            return TimeZone::default();
+        }
+        let Some(s) = self.string(v, PATH) else { return TimeZone::default() };
+        match parse_utc_offset(s) {
+            Some(offset_minutes) => TimeZone { offset_minutes, configured: true },
+            None => {
+                self.warn(
+                    PATH,
+                    format!(
+                        "{s:?} is not a UTC offset such as \"+08:00\" (IANA names are not \
+                         supported; where daylight saving applies, give adaptationEnd as an \
+                         RFC 3339 instant); dates fall at midnight UTC"
+                    ),
+                );
+                TimeZone::default()
+            }
+        }
     }
 
     fn policy(&mut self, root: &Map<String, Value>) -> Policy {
@@ -461,6 +489,7 @@ impl Parser {
                 "tenantRestrictions",
                 "audit",
                 "blockPage",
+                "timeZone",
                 "$schema",
                 "comment",
             ],
@@ -468,9 +497,11 @@ impl Parser {
         let null = Value::Null;
         let get = |key: &str| root.get(key).unwrap_or(&null);
 
-        let categories = self.categories(get("categories"));
+        let time_zone = self.time_zone(get("timeZone"));
+        let categories = self.categories(get("categories"), time_zone);
         let (services, classifier) = self.classifier(get("rules"), &categories);
-        let (allowlist, allowed_services) = self.allowlist(get("allowlist"), &services);
+        let (allowlist, allowed_services) =
+            self.allowlist(get("allowlist"), &services, &classifier);
         let scope = crate::scope::parse(self, get("scope"), "$.scope");
         let (approver_keys, revoked, max_approval_days) = self.approvals(get("approvals"));
         let requests = self.requests(get("requests"), max_approval_days);
@@ -496,12 +527,12 @@ impl Parser {
         }
     }
 
-    fn categories(&mut self, v: &Value) -> BTreeMap<String, CategoryPolicy> {
+    fn categories(&mut self, v: &Value, zone: TimeZone) -> BTreeMap<String, CategoryPolicy> {
         let mut out: BTreeMap<String, CategoryPolicy> = BUILTIN_CATEGORIES
             .iter()
             .map(|&(id, en, zh_tw, zh_cn)| {
                 let name = Names { en: en.into(), zh_tw: zh_tw.into(), zh_cn: Some(zh_cn.into()) };
-                (id.to_owned(), CategoryPolicy { mode: Mode::Block, adaptation_end: None, name })
+                (id.to_owned(), CategoryPolicy { mode: Mode::Block, adaptation_end_ms: None, name })
             })
             .collect();
         if v.is_null() {
@@ -524,15 +555,15 @@ impl Parser {
                 None => Mode::Block,
                 Some(m) => self.mode(m, &format!("{path}.mode")),
             };
-            let adaptation_end = entry
+            let adaptation_end_ms = entry
                 .get("adaptationEnd")
-                .and_then(|t| self.time(t, &format!("{path}.adaptationEnd")));
+                .and_then(|t| self.time(t, &format!("{path}.adaptationEnd"), zone));
             let name = entry
                 .get("name")
                 .and_then(|n| self.names(n, &format!("{path}.name")))
                 .or(builtin.map(|b| b.name))
                 .unwrap_or_else(|| Names::same(id));
-            out.insert(id.clone(), CategoryPolicy { mode, adaptation_end, name });
+            out.insert(id.clone(), CategoryPolicy { mode, adaptation_end_ms, name });
         }
         out
     }
@@ -666,6 +697,7 @@ impl Parser {
         &mut self,
         v: &Value,
         services: &[ServiceInfo],
+        classifier: &Matcher<(usize, RuleSource)>,
     ) -> (Matcher<()>, BTreeSet<String>) {
         let mut matcher = Matcher::default();
         let mut ids = BTreeSet::new();
@@ -682,11 +714,53 @@ impl Parser {
                 continue;
             }
             match Pattern::parse(&text) {
-                Ok(p) => matcher.insert(p, ()),
+                Ok(p) => {
+                    self.warn_if_broad(&p, &path, services, classifier);
+                    matcher.insert(p, ());
+                }
                 Err(e) => self.warn(&path, format!("{e}; entry ignored")),
             }
         }
         (matcher, ids)
+    }
+
+    /// An allowlist entry such as `google.com` also opens every catalogued service under it
+    /// (Gmail, Drive, Chat, …): legal, but rarely meant, so the policy check says which.
+    fn warn_if_broad(
+        &mut self,
+        entry: &Pattern,
+        path: &str,
+        services: &[ServiceInfo],
+        classifier: &Matcher<(usize, RuleSource)>,
+    ) {
+        let covered: BTreeSet<usize> = classifier
+            .iter()
+            .filter(|(p, _)| {
+                let p = p.to_pattern();
+                entry.matches(p.host(), p.path().unwrap_or("/"))
+                    && entry
+                        .path()
+                        .is_none_or(|prefix| p.path().is_some_and(|q| path_within(q, prefix)))
+            })
+            .map(|(_, &(index, _))| index)
+            .collect();
+        if covered.len() < 2 {
+            return;
+        }
+        let mut names: Vec<&str> =
+            covered.iter().filter_map(|&i| services.get(i)).map(|s| s.name.en.as_str()).collect();
+        let more = names.len().saturating_sub(6);
+        names.truncate(6);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        self.warn(
+            path,
+            format!(
+                "{entry} also allows {} catalogued services under it ({}{more}); list the \
+                 department's own address or use \"service:<id>\" for the one service meant",
+                covered.len(),
+                names.join(", ")
+            ),
+        );
     }
 
     fn approvals(&mut self, v: &Value) -> (ApproverKeys, BTreeSet<String>, u32) {
@@ -883,16 +957,46 @@ fn is_identifier(s: &str) -> bool {
         && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-/// `YYYY-MM-DD` (local midnight) or RFC 3339.
-fn parse_policy_time(s: &str) -> Option<PolicyTime> {
+/// A policy time resolved to an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PolicyTime {
+    /// Unix milliseconds.
+    ms: i64,
+    /// Given as a calendar date, so its instant came from the policy's time zone.
+    date_only: bool,
+}
+
+/// `YYYY-MM-DD` (midnight `offset_minutes` east of UTC) or RFC 3339.
+fn parse_policy_time(s: &str, offset_minutes: i32) -> Option<PolicyTime> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(PolicyTime::Instant);
+        let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?;
+        return Some(PolicyTime { ms, date_only: false });
     }
     let date =
         time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
     // Julian day 2440588 is 1970-01-01.
-    Some(PolicyTime::LocalDate(i64::from(date.to_julian_day()) - 2_440_588))
+    let days = i64::from(date.to_julian_day()) - 2_440_588;
+    let ms = days.saturating_mul(86_400_000).saturating_sub(i64::from(offset_minutes) * 60_000);
+    Some(PolicyTime { ms, date_only: true })
+}
+
+/// `±HH:MM` (at most ±14:00), `Z` or `UTC`, in minutes east of UTC.
+fn parse_utc_offset(s: &str) -> Option<i32> {
+    if s == "Z" || s.eq_ignore_ascii_case("UTC") {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (m < 60 && h * 60 + m <= 14 * 60).then_some(sign * (h * 60 + m))
 }
 
 #[cfg(test)]
@@ -962,11 +1066,79 @@ mod tests {
     }
 
     #[test]
-    fn adaptation_dates_are_local_midnight_or_instants() {
-        assert_eq!(parse_policy_time("1970-01-02"), Some(PolicyTime::LocalDate(1)));
-        assert_eq!(PolicyTime::LocalDate(1).to_ms(480), 86_400_000 - 8 * 3_600_000);
-        assert_eq!(parse_policy_time("1970-01-01T00:00:01Z"), Some(PolicyTime::Instant(1000)));
-        assert_eq!(parse_policy_time("2027-02-30"), None);
+    fn adaptation_dates_are_midnight_in_the_policy_time_zone_or_instants() {
+        let end = |json: &str| {
+            let parsed = parse(json);
+            (parsed.policy.category("webmail").adaptation_end_ms, parsed.warnings.len())
+        };
+        let hk =
+            r#"{"timeZone": "+08:00", "categories": {"webmail": {"adaptationEnd": "1970-01-02"}}}"#;
+        assert_eq!(end(hk), (Some(86_400_000 - 8 * 3_600_000), 0));
+        let instant = r#"{"categories": {"webmail": {"adaptationEnd": "1970-01-01T00:00:01Z"}}}"#;
+        assert_eq!(end(instant), (Some(1000), 0), "an instant needs no time zone");
+        let bad = r#"{"categories": {"webmail": {"adaptationEnd": "2027-02-30"}}}"#;
+        assert_eq!(end(bad), (None, 1));
+    }
+
+    /// Regression (issue 9, finding 13): a date used to mean midnight on the desk's own clock, so
+    /// a user-set `TZ` moved "block from" by up to a day. Without `timeZone` a date is midnight
+    /// UTC, and the policy check says so.
+    #[test]
+    fn a_date_without_a_policy_time_zone_is_midnight_utc_and_warned() {
+        let parsed = parse(r#"{"categories": {"webmail": {"adaptationEnd": "1970-01-02"}}}"#);
+        assert_eq!(parsed.policy.category("webmail").adaptation_end_ms, Some(86_400_000));
+        assert_eq!(parsed.warnings.len(), 1);
+        assert_eq!(parsed.warnings[0].path, "$.categories.webmail.adaptationEnd");
+        assert!(parsed.warnings[0].message.contains("$.timeZone"), "{:?}", parsed.warnings);
+    }
+
+    #[test]
+    fn time_zones_are_fixed_offsets() {
+        for (s, want) in [
+            ("+08:00", Some(480)),
+            ("-05:30", Some(-330)),
+            ("Z", Some(0)),
+            ("utc", Some(0)),
+            ("+14:00", Some(840)),
+        ] {
+            assert_eq!(parse_utc_offset(s), want, "{s}");
+        }
+        for s in [
+            "Asia/Hong_Kong",
+            "+8",
+            "+08",
+            "+0800",
+            "+14:01",
+            "+08:60",
+            "",
+            "+",
+            "08:00",
+            "+０8:00",
+        ] {
+            assert_eq!(parse_utc_offset(s), None, "{s}");
+        }
+        let parsed = parse(r#"{"timeZone": "Asia/Hong_Kong"}"#);
+        assert_eq!(parsed.warnings[0].path, "$.timeZone");
+    }
+
+    /// Regression (issue 9, finding 14): `google.com` in the allowlist silently opened Gmail,
+    /// Drive and every other catalogued Google service.
+    #[test]
+    fn an_allowlist_entry_covering_several_services_is_warned() {
+        let parsed = parse(
+            r#"{"allowlist": ["google.com", "mail.google.com", "outlook.live.com", "mail.google.com/a/dept.gov.hk"]}"#,
+        );
+        let paths: Vec<&str> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
+        // `mail.google.com` is a shared host: Google Chat lives under it too.
+        assert_eq!(paths, ["$.allowlist[0]", "$.allowlist[1]"], "{:?}", parsed.warnings);
+        assert!(parsed.warnings[0].message.contains("Gmail"), "{}", parsed.warnings[0].message);
+        assert!(
+            parsed.warnings[1].message.contains("Google Chat"),
+            "{}",
+            parsed.warnings[1].message
+        );
+        // The entries still apply: the warning informs, the administrator decides.
+        assert_eq!(parsed.policy.allowlist.len(), 4);
     }
 
     #[test]

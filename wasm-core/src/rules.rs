@@ -213,10 +213,7 @@ fn next_change(
     approvals: &[&crate::token::Approval],
 ) -> Option<i64> {
     let now = context.now_ms;
-    let adaptation = policy
-        .categories
-        .values()
-        .filter_map(|c| c.adaptation_end.map(|t| t.to_ms(context.utc_offset_minutes)));
+    let adaptation = policy.categories.values().filter_map(|c| c.adaptation_end_ms);
     let approval_edges = context
         .approvals
         .iter()

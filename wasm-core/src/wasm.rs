@@ -136,11 +136,10 @@ impl Engine {
         to_js(&self.policy.scope().evaluate(&context))
     }
 
-    /// What the pages need to know about the policy (dates for a desk `utcOffsetMinutes` east of UTC).
+    /// What the pages need to know about the policy.
     #[wasm_bindgen(js_name = policyInfo)]
-    pub fn policy_info(&self, utc_offset_minutes: Option<i32>) -> Result<JsValue, JsError> {
+    pub fn policy_info(&self) -> Result<JsValue, JsError> {
         let p = &self.policy;
-        let offset = utc_offset_minutes.unwrap_or(0);
         let categories: std::collections::BTreeMap<&str, CategoryInfo> = p
             .categories()
             .iter()
@@ -149,7 +148,7 @@ impl Engine {
                     id.as_str(),
                     CategoryInfo {
                         mode: c.mode,
-                        adaptation_end_ms: c.adaptation_end.map(|t| t.to_ms(offset)),
+                        adaptation_end_ms: c.adaptation_end_ms,
                         name: c.name.clone(),
                     },
                 )

@@ -21,7 +21,7 @@ pub struct ClassifyArgs {
     /// without it, the embedded default policy.
     #[arg(long)]
     policy: Option<PathBuf>,
-    /// Context file: `{identity, network, nowMs, utcOffsetMinutes}` as the host reports them.
+    /// Context file: `{identity, network, nowMs}` as the host reports them.
     /// Without it: no host facts (in scope, fail closed) and the current time.
     #[arg(long)]
     context: Option<PathBuf>,
