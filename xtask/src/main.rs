@@ -145,10 +145,18 @@ fn test(root: &Path, browser: bool) -> Result<()> {
     step("Rust tests", cargo(&["test", "--workspace"]))?;
     for fuzz in ["wasm-core/fuzz", "native-host/fuzz"] {
         // Fuzz targets live outside the workspace; keep them compiling (running them is manual).
+        // `--locked`: their lock files are committed, and a test run must not rewrite them.
         let manifest = format!("{fuzz}/Cargo.toml");
         step(
             &format!("fuzz targets build ({fuzz})"),
-            cargo(&["check", "--manifest-path", &manifest, "--target-dir", "target/fuzz-check"]),
+            cargo(&[
+                "check",
+                "--locked",
+                "--manifest-path",
+                &manifest,
+                "--target-dir",
+                "target/fuzz-check",
+            ]),
         )?;
     }
     let built = build(root)?;
