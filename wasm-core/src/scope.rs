@@ -175,12 +175,24 @@ impl Scope {
                 format!("On the internal network: {} resolves.", r.host),
             );
         }
-        any_known |= (!n.cidrs.is_empty() || !n.dns_suffixes.is_empty())
+        // The absence of an address or suffix sign is evidence only when the host saw the
+        // interfaces (a real address, or a suffix): an empty or unreadable list means the reading
+        // failed, or there is no network to reach anything through, never "off the network".
+        let interfaces_seen = !facts.dns_suffixes.is_empty()
+            || addresses.iter().any(|a| !a.is_loopback() && !is_link_local(a));
+        any_known |= ((!n.cidrs.is_empty() || !n.dns_suffixes.is_empty()) && interfaces_seen)
             || (!n.resolves.is_empty() && !facts.resolved_hosts.is_empty());
         if !any_known {
             return unknown("network location");
         }
         decision(false, "off_network", "None of the policy's internal-network signs is present: this machine is not on the internal network.".into())
+    }
+}
+
+fn is_link_local(a: &std::net::IpAddr) -> bool {
+    match a {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 
@@ -323,6 +335,34 @@ mod tests {
         ctx.identity = None;
         assert_eq!(s.evaluate(&ctx).reason, "facts_unknown");
         assert!(s.evaluate(&ctx).in_scope);
+    }
+
+    /// Regression (issue 9): a host that reported no interface addresses (or only loopback and
+    /// link-local ones, or unparsable text) took the machine off the internal network whenever
+    /// the policy's signs were address ranges or DNS suffixes. Missing facts are unknown facts.
+    #[test]
+    fn missing_or_odd_address_facts_never_take_a_machine_out_of_scope() {
+        let s = scope(r#"{"network": {"cidrs": ["10.0.0.0/8"], "dnsSuffixes": ["corp.example"]}}"#);
+        let facts = |addresses: &[&str]| Context {
+            network: Some(NetworkFacts {
+                addresses: addresses.iter().map(|a| (*a).into()).collect(),
+                ..NetworkFacts::default()
+            }),
+            ..Context::default()
+        };
+        for odd in
+            [&[][..], &["127.0.0.1", "::1"], &["169.254.10.1", "fe80::1"], &["not an address"]]
+        {
+            let d = s.evaluate(&facts(odd));
+            assert_eq!((d.in_scope, d.reason), (true, "facts_unknown"), "{odd:?}");
+        }
+        let home = s.evaluate(&facts(&["192.168.1.5"]));
+        assert_eq!(
+            (home.in_scope, home.reason),
+            (false, "off_network"),
+            "a real address elsewhere"
+        );
+        assert!(s.evaluate(&facts(&["10.2.3.4"])).in_scope);
     }
 
     #[test]
