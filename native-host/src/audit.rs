@@ -43,7 +43,7 @@ pub struct AuditLog {
 #[non_exhaustive]
 pub enum AuditError {
     /// There is nowhere to write the file.
-    #[error("no audit folder on this system (set GATEHOUSE_AUDIT_DIR)")]
+    #[error("no audit folder on this system")]
     NoDir,
     /// The file could not be written.
     #[error("cannot write the audit file {path}: {source}")]

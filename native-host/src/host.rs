@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::{json, Value};
@@ -21,20 +20,6 @@ use crate::protocol::{
     REQUEST_TYPES,
 };
 
-/// Environment variables that override the host's folders (documented in `PROTOCOL.md`).
-pub mod env {
-    /// Machine-wide approvals folder.
-    pub const APPROVALS_DIR: &str = "GATEHOUSE_APPROVALS_DIR";
-    /// Per-user approvals folder (where imports go).
-    pub const USER_APPROVALS_DIR: &str = "GATEHOUSE_USER_APPROVALS_DIR";
-    /// Audit JSON-lines folder.
-    pub const AUDIT_DIR: &str = "GATEHOUSE_AUDIT_DIR";
-    /// Linux: the root the identity reader and `resolv.conf` are read under.
-    pub const IDENTITY_ROOT: &str = "GATEHOUSE_IDENTITY_ROOT";
-    /// `0` turns off the system log (tests).
-    pub const SYSLOG: &str = "GATEHOUSE_SYSLOG";
-}
-
 /// Everything the host reads from and writes to.
 pub struct HostConfig {
     /// Who is signed in.
@@ -48,26 +33,16 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
-    /// The platform defaults, with the `GATEHOUSE_*` overrides of [`env`] applied.
-    pub fn from_env() -> Self {
-        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let defaults = ApprovalDirs::platform_default();
-        let approvals = ApprovalDirs {
-            machine: var(env::APPROVALS_DIR).unwrap_or(defaults.machine),
-            user: var(env::USER_APPROVALS_DIR).or(defaults.user),
-        };
-        let audit = AuditLog::new(var(env::AUDIT_DIR).or_else(AuditLog::default_dir))
-            .with_system_log(std::env::var(env::SYSLOG).map_or(true, |v| v != "0"));
-        let (identity, network): (Box<dyn IdentitySource>, NetworkProbe) =
-            match var(env::IDENTITY_ROOT) {
-                #[cfg(all(unix, not(target_os = "macos")))]
-                Some(root) => (
-                    Box::new(identity::linux::LinuxReader::system_with_root(root.clone())),
-                    NetworkProbe::new(root),
-                ),
-                _ => (identity::system(), NetworkProbe::system()),
-            };
-        HostConfig { identity, network, approvals, audit }
+    /// The platform's readers, folders and system log. Reads no `GATEHOUSE_*` environment
+    /// variable: the browser's environment is the user's to set, so nothing in it may move where
+    /// the host looks or writes (test builds have `crate::test_hooks` for that).
+    pub fn system() -> Self {
+        HostConfig {
+            identity: identity::system(),
+            network: NetworkProbe::system(),
+            approvals: ApprovalDirs::platform_default(),
+            audit: AuditLog::new(AuditLog::default_dir()),
+        }
     }
 }
 

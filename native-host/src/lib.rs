@@ -14,6 +14,8 @@ pub mod install;
 pub mod network;
 pub mod protocol;
 pub mod templates;
+#[cfg(feature = "test-hooks")]
+pub mod test_hooks;
 mod util;
 
 pub use util::{now_rfc3339, rfc3339_from_millis};

@@ -20,8 +20,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// The product: the platform's readers and folders, whatever the environment says.
+#[cfg(not(feature = "test-hooks"))]
+fn config() -> HostConfig {
+    HostConfig::system()
+}
+
+/// Test builds only: the `GATEHOUSE_*` overrides of `test_hooks`.
+#[cfg(feature = "test-hooks")]
+fn config() -> HostConfig {
+    gatehouse_host::test_hooks::config_from_env()
+}
+
 fn run() -> anyhow::Result<()> {
-    let host = Host::new(HostConfig::from_env());
+    let host = Host::new(config());
     let stdin = io::stdin();
     let stdout = io::stdout();
     let mut input = BufReader::new(stdin.lock());

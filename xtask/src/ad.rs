@@ -13,7 +13,7 @@ use crate::{step, tools, Built};
 /// Runs `tests/ad/run.sh` (needs root: namespaces, mounts, a domain controller).
 pub(crate) fn ad_tests(root: &Path, built: &Built, browser: bool) -> Result<()> {
     let mut run = Command::new(root.join("tests/ad/run.sh"));
-    run.env("GATEHOUSE_HOST_BIN", &built.host_bin)
+    run.env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
         .env("GATEHOUSE_CLI_BIN", &built.cli_bin)
         .env("GATEHOUSE_EXTENSION_DIR", &built.extension);
     if browser {

@@ -61,7 +61,12 @@ fn workspace_root() -> Result<PathBuf> {
 /// What `build` produced, for the tasks that use it.
 struct Built {
     extension: PathBuf,
+    /// The product host: no test hooks, no `GATEHOUSE_*` string (checked).
     host_bin: PathBuf,
+    /// The host built with `--features test-hooks` (obeys `GATEHOUSE_*` overrides), in its own
+    /// target dir so the two builds do not replace each other: what the browser and AD suites
+    /// point at their scenario folders.
+    test_host_bin: PathBuf,
     cli_bin: PathBuf,
 }
 
@@ -69,6 +74,22 @@ fn build(root: &Path) -> Result<Built> {
     tools::ensure_target("wasm32-unknown-unknown")?;
     let wasm_bindgen = tools::ensure_wasm_bindgen(root)?;
     step("native host and CLI", cargo(&["build", "-p", "gatehouse-host", "--bins"]))?;
+    let host_bin = root.join("target/debug/gatehouse-host");
+    check_product_host(&host_bin)?;
+    step(
+        "native host with test hooks (for the browser tests)",
+        cargo(&[
+            "build",
+            "-p",
+            "gatehouse-host",
+            "--bin",
+            "gatehouse-host",
+            "--features",
+            "test-hooks",
+            "--target-dir",
+            "target/test-hooks",
+        ]),
+    )?;
     step(
         "wasm engine",
         cargo(&[
@@ -94,9 +115,27 @@ fn build(root: &Path) -> Result<Built> {
     write_bootstrap_rules(&extension)?;
     Ok(Built {
         extension,
-        host_bin: root.join("target/debug/gatehouse-host"),
+        host_bin,
+        test_host_bin: root.join("target/test-hooks/debug/gatehouse-host"),
         cli_bin: root.join("target/debug/gatehouse"),
     })
+}
+
+/// The product host must neither obey nor even name the test hooks' `GATEHOUSE_*` environment
+/// variables (issue 9, finding 2: the browser's environment is the user's). The feature is off
+/// in the release profile exactly as here, so the debug binary stands for both.
+fn check_product_host(bin: &Path) -> Result<()> {
+    let bytes = std::fs::read(bin).with_context(|| format!("reading {}", bin.display()))?;
+    let needle = b"GATEHOUSE_";
+    if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+        bail!(
+            "{} contains \"GATEHOUSE_\" at byte {at}: the product host must not read environment \
+             overrides (they belong behind the test-hooks feature)",
+            bin.display()
+        );
+    }
+    println!("xtask: product host: no GATEHOUSE_ string in its {} bytes", bytes.len());
+    Ok(())
 }
 
 /// The static ruleset the extension enables from install: the catalogue under the default policy,
@@ -177,7 +216,8 @@ fn browser_tests(root: &Path, built: &Built) -> Result<()> {
     let mut node = Command::new("node");
     node.args(["--test", "--test-concurrency=1", "tests/browser/"])
         .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
-        .env("GATEHOUSE_HOST_BIN", &built.host_bin)
+        .env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
+        .env("GATEHOUSE_PRODUCT_HOST_BIN", &built.host_bin)
         .env("GATEHOUSE_CLI_BIN", &built.cli_bin)
         .env("CHROMIUM", chromium);
     step("end-to-end tests in Chromium", node)
@@ -200,7 +240,7 @@ fn demo(root: &Path) -> Result<()> {
     let mut node = Command::new("node");
     node.arg("tests/browser/demo.mjs")
         .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
-        .env("GATEHOUSE_HOST_BIN", &built.host_bin)
+        .env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
         .env("CHROMIUM", chromium);
     step("the extension in Chromium", node)
 }
@@ -221,7 +261,7 @@ fn bench(root: &Path) -> Result<()> {
     browser
         .arg("tests/browser/bench.mjs")
         .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
-        .env("GATEHOUSE_HOST_BIN", &built.host_bin)
+        .env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
         .env("CHROMIUM", chromium);
     step("extension: block page vs URLBlocklist, worker start, memory", browser)
 }
