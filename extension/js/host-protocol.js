@@ -19,6 +19,7 @@ export const HOST_ERRORS = Object.freeze({
   unavailable: 10, // this platform cannot provide the fact asked for
   internal: 11, // a bug in the host
   reply_too_large: 12, // the reply would be over the 1 MiB limit towards the browser
+  timeout: 13, // the request did not finish in time (a file it needs did not answer); the host goes on
 });
 
 /**

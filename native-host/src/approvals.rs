@@ -8,13 +8,15 @@
 //! collapses to one file.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::userfile::UserFileError;
 
 /// Largest token accepted, in bytes (an EdDSA token with a long purpose is under 2 KiB).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -213,19 +215,16 @@ fn scan(dir: &Path, source: Source, listing: &mut Listing, budget: &mut usize) {
 }
 
 fn read_token(file: &Path) -> Result<String, String> {
-    let meta = fs::metadata(file).map_err(|e| format!("cannot read: {e}"))?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    // Allow surrounding whitespace (a trailing newline) on top of the token cap.
+    // Allow surrounding whitespace (a trailing newline) on top of the token cap. Opened without
+    // following links or blocking, and checked once open: the user owns this folder and can
+    // swap a name for a FIFO between any check and the open (crate::userfile).
     let cap = MAX_TOKEN_BYTES + 64;
-    let mut bytes = Vec::new();
-    fs::File::open(file)
-        .and_then(|f| f.take(cap as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if bytes.len() > cap {
-        return Err(format!("file is over the {MAX_TOKEN_BYTES}-byte token limit"));
-    }
+    let bytes = crate::userfile::read_capped(file, cap as u64).map_err(|e| match e {
+        UserFileError::TooLarge { .. } => {
+            format!("file is over the {MAX_TOKEN_BYTES}-byte token limit")
+        }
+        e => format!("not read: the file {e}"),
+    })?;
     let text = String::from_utf8(bytes).map_err(|_| "file is not UTF-8".to_owned())?;
     let token = text.trim();
     check_shape(token).map_err(|e| e.to_string())?;
@@ -251,6 +250,12 @@ pub enum ImportError {
     /// The platform has no per-user data folder.
     #[error("no per-user approvals folder on this system")]
     NoUserDir,
+    /// Something that is not a token file (a FIFO, a folder, a link) has the token's name.
+    #[error("{path} exists but is not a regular file; remove it and import again")]
+    Occupied {
+        /// The token file's path.
+        path: String,
+    },
     /// Creating the folder or writing the file failed.
     #[error("cannot write {path}: {source}")]
     Io {
@@ -283,8 +288,13 @@ pub fn import(user_dir: &Path, token: &str) -> Result<Imported, ImportError> {
     create_private_dir(user_dir).map_err(io_err(user_dir))?;
     let target = user_dir.join(token_file_name(token));
     let imported = |duplicate| Imported { file: target.display().to_string(), duplicate };
-    if target.exists() {
-        return Ok(imported(true));
+    // Not `exists()`: that follows links, and a FIFO or folder planted under the token's name
+    // is not the token. Only a regular file under this name is a duplicate.
+    match fs::symlink_metadata(&target) {
+        Ok(meta) if meta.is_file() => return Ok(imported(true)),
+        Ok(_) => return Err(ImportError::Occupied { path: target.display().to_string() }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(&target)(e)),
     }
     // tempfile creates the file with mode 0600 on Unix.
     let mut tmp = tempfile::Builder::new()
@@ -299,7 +309,12 @@ pub fn import(user_dir: &Path, token: &str) -> Result<Imported, ImportError> {
     match tmp.persist_noclobber(&target) {
         Ok(_) => Ok(imported(false)),
         // Another host process imported the same token between our check and our rename.
-        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(imported(true)),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+            match fs::symlink_metadata(&target) {
+                Ok(meta) if meta.is_file() => Ok(imported(true)),
+                _ => Err(ImportError::Occupied { path: target.display().to_string() }),
+            }
+        }
         Err(e) => Err(io_err(&target)(e.error)),
     }
 }
@@ -447,6 +462,63 @@ pub(crate) mod tests {
         assert!(problems[1].0 == "broken.jws" && problems[1].1.contains("segments"));
         assert!(problems[2].0 == "dir.jws" && problems[2].1.contains("regular file"));
         assert!(problems[3].0 == "huge.jws" && problems[3].1.contains("limit"));
+    }
+
+    /// Issue 9, finding 6: what the user can plant in their own folder is a problem, at once.
+    #[cfg(unix)]
+    #[test]
+    fn planted_fifos_links_huge_files_and_folders_are_problems_not_hangs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let user = tmp.path().join("user");
+        fs::create_dir_all(&user).unwrap();
+        let fifo =
+            std::ffi::CString::new(user.join("fifo.jws").as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        std::os::unix::fs::symlink(user.join("fifo.jws"), user.join("link-to-fifo.jws")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", user.join("link-to-zero.jws")).unwrap();
+        fs::File::create(user.join("huge.jws")).unwrap().set_len(1 << 30).unwrap();
+        fs::create_dir(user.join("folder.jws")).unwrap();
+        let started = std::time::Instant::now();
+        let listing = list(&ApprovalDirs { machine: tmp.path().join("none"), user: Some(user) });
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{:?}", started.elapsed());
+        let mut problems: Vec<_> = listing
+            .problems
+            .iter()
+            .map(|p| (p.file.rsplit('/').next().unwrap().to_owned(), p.message.clone()))
+            .collect();
+        problems.sort();
+        let expected = [
+            ("fifo.jws", "not read: the file is a FIFO, not a regular file"),
+            ("folder.jws", "not read: the file is a folder, not a regular file"),
+            ("huge.jws", "file is over the 16384-byte token limit"),
+            (
+                "link-to-fifo.jws",
+                "not read: the file is a symbolic link; links are not followed here",
+            ),
+            (
+                "link-to-zero.jws",
+                "not read: the file is a symbolic link; links are not followed here",
+            ),
+        ];
+        let expected: Vec<_> =
+            expected.iter().map(|(f, m)| ((*f).to_owned(), (*m).to_owned())).collect();
+        assert_eq!(problems, expected);
+        assert!(listing.tokens.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_import_over_a_planted_name_is_an_error_not_a_duplicate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let t = token("{}");
+        let target = tmp.path().join(token_file_name(&t));
+        fs::create_dir(&target).unwrap();
+        assert!(matches!(import(tmp.path(), &t), Err(ImportError::Occupied { .. })));
+        fs::remove_dir(&target).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &target).unwrap();
+        let err = import(tmp.path(), &t).unwrap_err();
+        assert!(err.to_string().contains("is not a regular file; remove it"), "{err}");
     }
 
     #[test]

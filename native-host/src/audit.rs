@@ -1,12 +1,19 @@
-//! The audit trail: events from the extension, stamped by the host, written to a JSON-lines file and the system log.
+//! The audit trail: events from the extension, stamped by the host, sent to the system log, with a per-user JSON-lines copy.
 //!
 //! Privacy by default: URL fields (`url`, `initiator`, `referrer`) are cut down to their origin
 //! unless the event says the policy asked for full URLs (`"fullUrl": true`). The host adds `ts`,
 //! `user`, `principal` and `machine`, overwriting any the extension sent, so an event cannot claim another
-//! user. The file is primary (its failure is the request's failure); the system log is best
-//! effort (journald/syslog through `/dev/log`, the Windows Event Log).
+//! user.
+//!
+//! **The record is the system log** (journald/syslog through `/dev/log`, `/var/run/syslog` on
+//! macOS, the Windows Event Log): a sink the user can neither edit nor redirect. Each event is
+//! sent there first, before anything touches a file the user controls. The JSON-lines file in
+//! the user's own data folder is a convenience copy, never the record: it is written after the
+//! system log, opened without following links or blocking (`crate::userfile`), and its failure
+//! is reported but does not fail the request. Only test builds can turn the system log off
+//! (`GATEHOUSE_SYSLOG=0`, `test-hooks`); the file is then the record.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -36,6 +43,17 @@ pub struct AuditLog {
     max_bytes: u64,
     keep: usize,
     system_log: bool,
+    #[cfg(unix)]
+    system_log_socket: PathBuf,
+}
+
+/// One stamped event, ready for the sinks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Logged at warning severity (something was stopped or went wrong), else notice.
+    pub warning: bool,
+    /// The JSON line, without the newline.
+    pub line: String,
 }
 
 /// Why events could not be written.
@@ -45,6 +63,17 @@ pub enum AuditError {
     /// There is nowhere to write the file.
     #[error("no audit folder on this system")]
     NoDir,
+    /// The system log did not take an event.
+    #[error("the system log did not take the audit event ({sent} of {total} sent): {source}")]
+    SystemLog {
+        /// Events sent before the failure.
+        sent: usize,
+        /// Events in the request.
+        total: usize,
+        /// The failure.
+        #[source]
+        source: io::Error,
+    },
     /// The file could not be written.
     #[error("cannot write the audit file {path}: {source}")]
     Io {
@@ -57,12 +86,24 @@ pub enum AuditError {
 }
 
 impl AuditLog {
-    /// A log writing `dir/audit.jsonl`, rotated at 10 MiB keeping 3 old files, and the system log.
+    /// A log sending to the system log, with a copy in `dir/audit.jsonl` rotated at 10 MiB
+    /// keeping 3 old files.
     pub fn new(dir: Option<PathBuf>) -> Self {
-        AuditLog { dir, max_bytes: 10 * 1024 * 1024, keep: 3, system_log: true }
+        AuditLog {
+            dir,
+            max_bytes: 10 * 1024 * 1024,
+            keep: 3,
+            system_log: true,
+            #[cfg(unix)]
+            system_log_socket: PathBuf::from(if cfg!(target_os = "macos") {
+                "/var/run/syslog"
+            } else {
+                "/dev/log"
+            }),
+        }
     }
 
-    /// The platform's folder: the user's local data dir + `audit`.
+    /// The platform's folder for the copy: the user's local data dir + `audit`.
     pub fn default_dir() -> Option<PathBuf> {
         directories::ProjectDirs::from("org", "gatehouse", "gatehouse")
             .map(|d| d.data_local_dir().join("audit"))
@@ -76,11 +117,24 @@ impl AuditLog {
         self
     }
 
-    /// Also send each event to the system log (default on).
+    /// Send each event to the system log (default on; only tests turn it off).
     #[must_use]
     pub fn with_system_log(mut self, on: bool) -> Self {
         self.system_log = on;
         self
+    }
+
+    /// Send to the syslog socket at `path` instead of the platform's (unit tests).
+    #[cfg(unix)]
+    #[must_use]
+    pub fn with_system_log_at(mut self, path: PathBuf) -> Self {
+        self.system_log_socket = path;
+        self
+    }
+
+    /// Whether events go to the system log (then it is the record).
+    pub fn system_log_on(&self) -> bool {
+        self.system_log
     }
 
     /// The audit file's path, if there is a folder.
@@ -88,16 +142,48 @@ impl AuditLog {
         self.dir.as_ref().map(|d| d.join(FILE_NAME))
     }
 
-    /// Stamps and writes `events`; returns how many were written to the file.
+    /// Stamps `events` (see [`prepare`]).
+    pub fn records(events: &[Map<String, Value>], stamp: &Stamp, ts: &str) -> Vec<Record> {
+        events
+            .iter()
+            .map(|event| Record {
+                warning: is_warning(event),
+                line: Value::Object(prepare(event, stamp, ts)).to_string(),
+            })
+            .collect()
+    }
+
+    /// Sends `records` to the system log, in order; returns how many were sent.
     ///
     /// # Errors
-    /// [`AuditError`] when the file cannot be written; events before the failure stay written.
-    pub fn write(
-        &self,
-        events: &[Map<String, Value>],
-        stamp: &Stamp,
-        ts: &str,
-    ) -> Result<usize, AuditError> {
+    /// [`AuditError::SystemLog`] at the first event it did not take.
+    pub fn send_to_system_log(&self, records: &[Record]) -> Result<usize, AuditError> {
+        for (sent, record) in records.iter().enumerate() {
+            self.system_log_one(record).map_err(|source| AuditError::SystemLog {
+                sent,
+                total: records.len(),
+                source,
+            })?;
+        }
+        Ok(records.len())
+    }
+
+    #[cfg(unix)]
+    fn system_log_one(&self, record: &Record) -> io::Result<()> {
+        system_log(&self.system_log_socket, record)
+    }
+
+    #[cfg(not(unix))]
+    fn system_log_one(&self, record: &Record) -> io::Result<()> {
+        system_log(record)
+    }
+
+    /// Appends `records` to the per-user copy; returns how many were written.
+    ///
+    /// # Errors
+    /// [`AuditError`] when the file cannot be written (it is a link, a FIFO, a folder, …);
+    /// records before the failure stay written.
+    pub fn append_to_file(&self, records: &[Record]) -> Result<usize, AuditError> {
         let dir = self.dir.as_ref().ok_or(AuditError::NoDir)?;
         let io_err = |path: &Path| {
             let path = path.display().to_string();
@@ -106,24 +192,43 @@ impl AuditLog {
         create_private_dir(dir).map_err(io_err(dir))?;
         let path = dir.join(FILE_NAME);
         let mut written = 0;
-        for event in events {
-            let record = prepare(event, stamp, ts);
-            let mut line = Value::Object(record).to_string();
+        for record in records {
+            let mut line = record.line.clone();
             line.push('\n');
             self.rotate_if_needed(dir, &path, line.len() as u64).map_err(io_err(&path))?;
             // One write of the whole line on an O_APPEND file: concurrent host processes
             // (a long-lived port and one-shot messages) interleave whole lines.
             append(&path, line.as_bytes()).map_err(io_err(&path))?;
             written += 1;
-            if self.system_log {
-                system_log(event, line.trim_end());
-            }
         }
         Ok(written)
     }
 
+    /// Stamps and writes `events`: the system log first (when on), then the file copy. Returns
+    /// how many reached the record (the system log, or the file when the system log is off).
+    ///
+    /// # Errors
+    /// [`AuditError`] when the record cannot be written. With the system log on, a failing copy
+    /// is not an error (the host reports it separately; see `host.rs`).
+    pub fn write(
+        &self,
+        events: &[Map<String, Value>],
+        stamp: &Stamp,
+        ts: &str,
+    ) -> Result<usize, AuditError> {
+        let records = Self::records(events, stamp, ts);
+        if self.system_log {
+            let sent = self.send_to_system_log(&records)?;
+            let _ = self.append_to_file(&records);
+            Ok(sent)
+        } else {
+            self.append_to_file(&records)
+        }
+    }
+
     fn rotate_if_needed(&self, dir: &Path, path: &Path, incoming: u64) -> io::Result<()> {
-        let size = match fs::metadata(path) {
+        // symlink_metadata: a link's size says nothing (the open refuses links anyway).
+        let size = match fs::symlink_metadata(path) {
             Ok(m) => m.len(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
@@ -182,14 +287,11 @@ pub fn origin_of(url: &str) -> String {
 }
 
 fn append(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
+    let mut file = crate::userfile::open_append(path).map_err(|e| match e {
+        crate::userfile::UserFileError::Io(e) => e,
+        e => io::Error::other(format!("the file {e}")),
+    })?;
+    file.write_all(bytes)
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -215,14 +317,16 @@ fn is_warning(event: &Map<String, Value>) -> bool {
     )
 }
 
-/// Sends one line to the system log; failures are ignored (the file is the record).
+/// Sends one record to the syslog socket at `path`. The socket never waits long: a full
+/// receive queue is an error after 250 ms, not a hang.
 #[cfg(unix)]
-fn system_log(event: &Map<String, Value>, line: &str) {
+fn system_log(path: &Path, record: &Record) -> io::Result<()> {
     use std::os::unix::net::UnixDatagram;
     // RFC 3164 framing as journald and rsyslog read it on /dev/log: <PRI>TAG[PID]: MSG.
     // Facility 4 (auth: security events), severity 4 (warning) or 5 (notice).
-    let pri = 4 * 8 + if is_warning(event) { 4 } else { 5 };
-    let mut msg = format!("<{pri}>gatehouse-host[{}]: gatehouse-audit {line}", std::process::id());
+    let pri = 4 * 8 + if record.warning { 4 } else { 5 };
+    let mut msg =
+        format!("<{pri}>gatehouse-host[{}]: gatehouse-audit {}", std::process::id(), record.line);
     if msg.len() > 8192 {
         let mut cut = 8192;
         while !msg.is_char_boundary(cut) {
@@ -230,31 +334,30 @@ fn system_log(event: &Map<String, Value>, line: &str) {
         }
         msg.truncate(cut);
     }
-    let path = if cfg!(target_os = "macos") { "/var/run/syslog" } else { "/dev/log" };
-    if let Ok(socket) = UnixDatagram::unbound() {
-        let _ = socket.send_to(msg.as_bytes(), path);
-    }
+    let socket = UnixDatagram::unbound()?;
+    socket.set_write_timeout(Some(std::time::Duration::from_millis(250)))?;
+    socket.send_to(msg.as_bytes(), path).map(drop)
 }
 
-/// Sends one line to the Windows Application log under the source `Gatehouse`.
+/// Sends one record to the Windows Application log under the source `Gatehouse`.
 #[cfg(windows)]
-fn system_log(event: &Map<String, Value>, line: &str) {
+fn system_log(record: &Record) -> io::Result<()> {
     use windows_sys::Win32::System::EventLog::{
         DeregisterEventSource, RegisterEventSourceW, ReportEventW, EVENTLOG_INFORMATION_TYPE,
         EVENTLOG_WARNING_TYPE,
     };
     let source: Vec<u16> = "Gatehouse".encode_utf16().chain(std::iter::once(0)).collect();
-    let text: Vec<u16> = line.encode_utf16().take(31_000).chain(std::iter::once(0)).collect();
+    let text: Vec<u16> =
+        record.line.encode_utf16().take(31_000).chain(std::iter::once(0)).collect();
     // SAFETY: both strings are NUL-terminated and outlive the calls; the handle is released.
     unsafe {
         let handle = RegisterEventSourceW(std::ptr::null(), source.as_ptr());
         if handle.is_null() {
-            return;
+            return Err(io::Error::last_os_error());
         }
-        let kind =
-            if is_warning(event) { EVENTLOG_WARNING_TYPE } else { EVENTLOG_INFORMATION_TYPE };
+        let kind = if record.warning { EVENTLOG_WARNING_TYPE } else { EVENTLOG_INFORMATION_TYPE };
         let strings = [text.as_ptr()];
-        ReportEventW(
+        let ok = ReportEventW(
             handle,
             kind,
             0,
@@ -265,12 +368,16 @@ fn system_log(event: &Map<String, Value>, line: &str) {
             strings.as_ptr(),
             std::ptr::null(),
         );
+        let result = if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(()) };
         DeregisterEventSource(handle);
+        result
     }
 }
 
 #[cfg(not(any(unix, windows)))]
-fn system_log(_event: &Map<String, Value>, _line: &str) {}
+fn system_log(_record: &Record) -> io::Result<()> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "no system log on this platform"))
+}
 
 #[cfg(test)]
 mod tests {
@@ -364,6 +471,54 @@ mod tests {
                 0o600
             );
         }
+    }
+
+    /// Issue 9, finding 6: the record goes to the system log before, and regardless of, a copy
+    /// that the user has turned into a FIFO.
+    #[cfg(unix)]
+    #[test]
+    fn the_system_log_gets_the_event_first_even_when_the_copy_is_a_fifo() {
+        use std::os::unix::net::UnixDatagram;
+        let tmp = tempfile::tempdir().unwrap();
+        let socket = tmp.path().join("log");
+        let syslog = UnixDatagram::bind(&socket).unwrap();
+        syslog.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let dir = tmp.path().join("audit");
+        fs::create_dir(&dir).unwrap();
+        let fifo =
+            std::ffi::CString::new(dir.join(FILE_NAME).as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let log = AuditLog::new(Some(dir)).with_system_log_at(socket);
+        let events = [obj(json!({"kind": "block", "url": "https://mail.example.com/inbox"}))];
+        let started = std::time::Instant::now();
+        let records = AuditLog::records(&events, &stamp(), "t");
+        assert_eq!(log.write(&events, &stamp(), "t").unwrap(), 1);
+        let copy = log.append_to_file(&records).unwrap_err();
+        assert!(copy.to_string().contains("FIFO or device, not a regular file"), "{copy}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let mut buf = [0u8; 9000];
+        let n = syslog.recv(&mut buf).unwrap();
+        let msg = String::from_utf8_lossy(&buf[..n]);
+        assert!(msg.starts_with("<36>gatehouse-host["), "auth.warning: {msg}");
+        assert!(msg.contains("]: gatehouse-audit {"), "{msg}");
+        assert!(msg.contains(r#""url":"https://mail.example.com""#), "{msg}");
+        assert!(msg.contains(r#""user":"alice""#), "{msg}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn without_a_system_log_the_request_fails_and_nothing_is_copied() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("audit");
+        let log = AuditLog::new(Some(dir.clone())).with_system_log_at(tmp.path().join("no-socket"));
+        let events = [obj(json!({"kind": "block"})), obj(json!({"kind": "warn_shown"}))];
+        let err = log.write(&events, &stamp(), "t").unwrap_err();
+        assert!(
+            matches!(err, AuditError::SystemLog { sent: 0, total: 2, .. }),
+            "the extension keeps the events queued: {err}"
+        );
+        assert!(!dir.join(FILE_NAME).exists());
     }
 
     #[test]

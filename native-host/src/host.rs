@@ -6,7 +6,9 @@
 
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, OnceLock};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -14,11 +16,25 @@ use crate::approvals::{self, ApprovalDirs, ImportError, TokenError};
 use crate::audit::{AuditError, AuditLog, Stamp};
 use crate::frame::{self, FrameError, MAX_INBOUND, MAX_OUTBOUND};
 use crate::identity::{self, Identity, IdentitySource};
-use crate::network::NetworkProbe;
+use crate::network::{NetworkProbe, DEFAULT_BUDGET};
 use crate::protocol::{
     decode_request, error_reply, ok_reply, ErrorCode, ReplyError, RequestKind, PROTOCOL_VERSION,
     REQUEST_TYPES,
 };
+
+/// How long a request that reads or writes files may take before it is answered with
+/// `timeout`. Everything the host reads is small and local: a healthy request takes
+/// milliseconds, so this only ever cuts off something that would hang (a FUSE or network folder
+/// the user mounted, a stuck file system).
+pub const FILE_DEADLINE: Duration = Duration::from_millis(750);
+
+/// The same for `network`, on top of its own budget for DNS and `sssctl`.
+pub const NETWORK_DEADLINE: Duration =
+    Duration::from_millis(DEFAULT_BUDGET.as_millis() as u64 + 750);
+
+/// Workers still stuck on an earlier request beyond which new requests are answered `timeout`
+/// at once instead of starting yet another thread that would hang the same way.
+const MAX_STUCK_WORKERS: usize = 4;
 
 /// Everything the host reads from and writes to.
 pub struct HostConfig {
@@ -47,16 +63,80 @@ impl HostConfig {
 }
 
 /// Answers requests.
+///
+/// Requests that touch files or the network run on a worker thread under a deadline
+/// ([`FILE_DEADLINE`], [`NETWORK_DEADLINE`]): one that does not finish in time is answered with
+/// `timeout` and the host goes on with the next request, so nothing the user plants can freeze
+/// it. A stuck worker is left behind (it ends with the process).
 pub struct Host {
-    config: HostConfig,
+    config: Arc<HostConfig>,
     /// Identity as first read, for stamping audit events (who does not change within a process).
     stamp: OnceLock<Stamp>,
+    /// Workers running now; more than one only while earlier ones are stuck.
+    workers: Arc<AtomicUsize>,
+}
+
+/// Counts a worker from its start to its end, however it ends.
+struct WorkerGuard(Arc<AtomicUsize>);
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Host {
     /// A host over `config`.
     pub fn new(config: HostConfig) -> Self {
-        Host { config, stamp: OnceLock::new() }
+        Host { config: Arc::new(config), stamp: OnceLock::new(), workers: Arc::default() }
+    }
+
+    /// Runs `work` on a worker thread; its result, or `timeout` after `deadline`.
+    fn with_deadline<T, F>(&self, what: &str, deadline: Duration, work: F) -> Result<T, ReplyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&HostConfig) -> T + Send + 'static,
+    {
+        let stuck = self.workers.load(Ordering::SeqCst);
+        if stuck >= MAX_STUCK_WORKERS {
+            return Err(ReplyError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "{what}: {stuck} earlier requests are still waiting on files or folders that do \
+                     not answer; not starting another"
+                ),
+            ));
+        }
+        self.workers.fetch_add(1, Ordering::SeqCst);
+        let guard = WorkerGuard(Arc::clone(&self.workers));
+        let config = Arc::clone(&self.config);
+        let (tx, rx) = mpsc::sync_channel(1);
+        let spawned =
+            std::thread::Builder::new().name("gatehouse-request".into()).spawn(move || {
+                let _guard = guard;
+                let _ = tx.send(catch_unwind(AssertUnwindSafe(|| work(&config))));
+            });
+        if let Err(e) = spawned {
+            return Err(ReplyError::new(
+                ErrorCode::Internal,
+                format!("{what}: cannot start a worker thread: {e}"),
+            ));
+        }
+        match rx.recv_timeout(deadline) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => Err(ReplyError::new(
+                ErrorCode::Internal,
+                format!("{what}: the host failed handling this request"),
+            )),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(ReplyError::new(
+                ErrorCode::Timeout,
+                format!(
+                    "{what} did not finish within {} ms: a file or folder it needs does not \
+                     answer; the host goes on",
+                    deadline.as_millis()
+                ),
+            )),
+        }
     }
 
     /// Answers one frame body with one reply body (at most [`MAX_OUTBOUND`] bytes). Never panics:
@@ -105,53 +185,105 @@ impl Host {
             })),
             RequestKind::Identity => to_value(&self.identity()?),
             RequestKind::Network { probe_hosts } => {
-                // The SRV and SSSD checks need the joined domain; without an identity they are skipped.
-                let identity = self.identity().ok();
-                to_value(&self.config.network.gather(identity.as_ref(), probe_hosts))
+                let probe_hosts = probe_hosts.clone();
+                let facts = self.with_deadline("network", NETWORK_DEADLINE, move |config| {
+                    // The SRV and SSSD checks need the joined domain; without an identity they are skipped.
+                    let identity = config.identity.read().ok();
+                    config.network.gather(identity.as_ref(), &probe_hosts)
+                })?;
+                to_value(&facts)
             }
-            RequestKind::Approvals => to_value(&approvals::list(&self.config.approvals)),
+            RequestKind::Approvals => {
+                let listing = self.with_deadline("approvals", FILE_DEADLINE, |config| {
+                    approvals::list(&config.approvals)
+                })?;
+                to_value(&listing)
+            }
             RequestKind::ImportApproval { token } => {
-                let dir = self.config.approvals.user.as_deref().ok_or_else(|| {
-                    ReplyError::new(
+                if self.config.approvals.user.is_none() {
+                    return Err(ReplyError::new(
                         ErrorCode::Unavailable,
                         "no per-user approvals folder on this system",
-                    )
-                })?;
-                approvals::import(dir, token).map_err(import_error).and_then(|i| to_value(&i))
+                    ));
+                }
+                let token = token.clone();
+                self.with_deadline("import_approval", FILE_DEADLINE, move |config| {
+                    let dir = config.approvals.user.as_deref().ok_or(ImportError::NoUserDir)?;
+                    approvals::import(dir, &token)
+                })?
+                .map_err(import_error)
+                .and_then(|i| to_value(&i))
             }
-            RequestKind::Audit { events } => {
-                let stamp = self.stamp();
-                let written = self
-                    .config
-                    .audit
-                    .write(events, &stamp, &crate::util::now_rfc3339())
-                    .map_err(|e| match e {
-                        AuditError::NoDir => ReplyError::new(ErrorCode::Unavailable, e.to_string()),
-                        e => ReplyError::new(ErrorCode::IoError, e.to_string()),
-                    })?;
-                Ok(json!({ "written": written }))
+            RequestKind::Audit { events } => self.audit(events),
+        }
+    }
+
+    /// The record first (the system log, in this thread, touching no file of the user's), then
+    /// the per-user copy under the deadline. Reply: `written` (events in the record),
+    /// `systemLog` (sent there, `null` when off), `fileCopy` (appended to the copy, `null` when
+    /// it failed) and `fileError`.
+    fn audit(&self, events: &[serde_json::Map<String, Value>]) -> Result<Value, ReplyError> {
+        let stamp = self.stamp();
+        let records = AuditLog::records(events, &stamp, &crate::util::now_rfc3339());
+        let sent = if self.config.audit.system_log_on() {
+            Some(self.config.audit.send_to_system_log(&records).map_err(audit_error)?)
+        } else {
+            None
+        };
+        let copy = self.with_deadline("the audit copy", FILE_DEADLINE, move |config| {
+            config.audit.append_to_file(&records)
+        });
+        match (sent, copy) {
+            (Some(sent), copy) => {
+                let (copied, error) = match copy {
+                    Ok(Ok(n)) => (Some(n), None),
+                    Ok(Err(e)) => (None, Some(e.to_string())),
+                    Err(e) => (None, Some(e.message)),
+                };
+                Ok(
+                    json!({ "written": sent, "systemLog": sent, "fileCopy": copied, "fileError": error }),
+                )
+            }
+            // Test builds without a system log: the file is the record.
+            (None, copy) => {
+                let written = copy?.map_err(audit_error)?;
+                Ok(
+                    json!({ "written": written, "systemLog": null, "fileCopy": written, "fileError": null }),
+                )
             }
         }
     }
 
     fn identity(&self) -> Result<Identity, ReplyError> {
-        self.config
-            .identity
-            .read()
+        self.with_deadline("identity", FILE_DEADLINE, |config| config.identity.read())?
             .map_err(|e| ReplyError::new(ErrorCode::Unavailable, e.to_string()))
     }
 
+    /// Who to stamp audit events with: the identity, read once. When it cannot be read in time
+    /// the events are still recorded, stamped with what is known (nothing), and the next request
+    /// tries again; the system log adds the sending process's own uid and pid regardless.
     fn stamp(&self) -> Stamp {
-        self.stamp
-            .get_or_init(|| {
-                let identity = self.config.identity.read().unwrap_or_default();
-                Stamp {
+        if let Some(stamp) = self.stamp.get() {
+            return stamp.clone();
+        }
+        match self.identity() {
+            Ok(identity) => self
+                .stamp
+                .get_or_init(|| Stamp {
                     user: identity.user,
                     principal: identity.principal,
                     machine: identity.machine,
-                }
-            })
-            .clone()
+                })
+                .clone(),
+            Err(_) => Stamp::default(),
+        }
+    }
+}
+
+fn audit_error(e: AuditError) -> ReplyError {
+    match e {
+        AuditError::NoDir => ReplyError::new(ErrorCode::Unavailable, e.to_string()),
+        e => ReplyError::new(ErrorCode::IoError, e.to_string()),
     }
 }
 
@@ -328,6 +460,65 @@ mod tests {
         assert_eq!(rec["user"], "alice");
         assert_eq!(rec["principal"], "alice@corp.example");
         assert_eq!(rec["machine"], "ws01");
+    }
+
+    /// An identity source that never answers, like a credential cache on a hung FUSE folder.
+    struct Hangs;
+
+    impl IdentitySource for Hangs {
+        fn read(&self) -> Result<Identity, identity::IdentityError> {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            Err(identity::IdentityError::Unsupported { os: "never" })
+        }
+    }
+
+    /// Issue 9, finding 6: whatever hangs, the request is answered `timeout` within a second,
+    /// and an audit event still reaches the record.
+    #[cfg(unix)]
+    #[test]
+    fn a_request_that_hangs_is_answered_timeout_and_the_host_goes_on() {
+        let tmp = tempfile::tempdir().unwrap();
+        let syslog = std::os::unix::net::UnixDatagram::bind(tmp.path().join("log")).unwrap();
+        let mut config = host(tmp.path()).config;
+        let c = Arc::get_mut(&mut config).unwrap();
+        c.identity = Box::new(Hangs);
+        c.audit = AuditLog::new(Some(tmp.path().join("audit")))
+            .with_system_log_at(tmp.path().join("log"));
+        let h = Host { config, stamp: OnceLock::new(), workers: Arc::default() };
+        let ask = |v: Value| -> Value {
+            serde_json::from_slice(&h.handle_frame(v.to_string().as_bytes())).unwrap()
+        };
+        for id in 0..MAX_STUCK_WORKERS + 2 {
+            let started = std::time::Instant::now();
+            let r = ask(json!({"v":1,"id":id,"type":"identity"}));
+            assert_eq!(r["error"]["name"], "timeout", "{r}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        }
+        assert_eq!(
+            h.workers.load(Ordering::SeqCst),
+            MAX_STUCK_WORKERS,
+            "no more threads than the cap"
+        );
+        assert_eq!(ask(json!({"v":1,"id":"h","type":"hello"}))["ok"], true);
+        // The audit record does not wait for the identity (the stamp is left empty) nor for
+        // the copy (no worker is free): the system log has it, the reply says what is missing.
+        let started = std::time::Instant::now();
+        let r = ask(json!({"v":1,"id":"a","type":"audit","event":{"kind":"block"}}));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(
+            (r["data"]["written"].clone(), r["data"]["systemLog"].clone()),
+            (json!(1), json!(1)),
+            "{r}"
+        );
+        assert_eq!(r["data"]["fileCopy"], Value::Null);
+        assert!(
+            r["data"]["fileError"].as_str().is_some_and(|e| e.contains("still waiting")),
+            "{r}"
+        );
+        let mut buf = [0u8; 9000];
+        let n = syslog.recv(&mut buf).unwrap();
+        let msg = String::from_utf8_lossy(&buf[..n]);
+        assert!(msg.contains(r#""kind":"block""#) && msg.contains(r#""user":"""#), "{msg}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod templates;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
+mod userfile;
 mod util;
 
 pub use util::{now_rfc3339, rfc3339_from_millis};

@@ -44,11 +44,13 @@ pub enum ErrorCode {
     Internal = 11,
     /// The reply would be over the 1 MiB limit towards the browser.
     ReplyTooLarge = 12,
+    /// The request did not finish in time (a file or folder it needs did not answer).
+    Timeout = 13,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order (the table in `PROTOCOL.md`).
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidUtf8,
         ErrorCode::FrameTooLarge,
@@ -61,6 +63,7 @@ impl ErrorCode {
         ErrorCode::Unavailable,
         ErrorCode::Internal,
         ErrorCode::ReplyTooLarge,
+        ErrorCode::Timeout,
     ];
 
     /// The number on the wire.
@@ -83,6 +86,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
             ErrorCode::ReplyTooLarge => "reply_too_large",
+            ErrorCode::Timeout => "timeout",
         }
     }
 }
@@ -420,6 +424,7 @@ mod tests {
             (10, "unavailable"),
             (11, "internal"),
             (12, "reply_too_large"),
+            (13, "timeout"),
         ];
         let actual: Vec<_> = ErrorCode::ALL.iter().map(|c| (c.code(), c.name())).collect();
         assert_eq!(actual, expected);

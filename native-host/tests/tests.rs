@@ -4,3 +4,4 @@ mod approvals;
 mod identity;
 mod install;
 mod pipes;
+mod tamper;
