@@ -57,6 +57,13 @@ pub enum ApproveError {
     /// No user to issue to.
     #[error("no user: give --user PRINCIPAL (the UPN or DOMAIN\\user the user's machine reports)")]
     NoSubject,
+    /// The request file leaves out the service or the machine, which would widen the approval
+    /// to a whole category or to every machine; only the approver may decide that, by flag.
+    #[error("the request {}; a request file is the user's own work, so a missing field is not read as 'everything'", .0.join("; it "))]
+    RequestTooWide(Vec<String>),
+    /// `--whole-category` on a request that names no category.
+    #[error("the request names no category to approve as a whole: give --category ID")]
+    NoCategoryToWiden,
     /// A malformed text field.
     #[error("{field} {value:?} {problem}")]
     BadField {
@@ -434,6 +441,79 @@ impl Draft {
         };
         (draft, notes)
     }
+}
+
+/// What the approver decided by flag on top of a request file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestFlags {
+    /// `--service` or `--category` given: they replace what the request asks for.
+    pub scope_given: bool,
+    /// `--whole-category`: every service in the request's category.
+    pub whole_category: bool,
+    /// `--machine` given.
+    pub machine_given: bool,
+    /// `--any-machine`: not bound to a machine.
+    pub any_machine: bool,
+}
+
+/// Checks that a request file names what it asks for, unless the approver's flags decide it:
+/// a request without `service` would otherwise become a whole-category approval and one
+/// without `machine` an any-machine approval (issue 9, finding 7: the user can delete both).
+/// With `--whole-category`, narrows `draft` to the request's category.
+///
+/// # Errors
+/// [`ApproveError::RequestTooWide`] naming each missing field and the flags that decide it;
+/// [`ApproveError::NoCategoryToWiden`] for `--whole-category` without a category.
+pub fn check_request_scope(
+    record: &RequestRecord,
+    flags: RequestFlags,
+    draft: &mut Draft,
+) -> Result<(), ApproveError> {
+    let mut missing = Vec::new();
+    if record.service.is_none() && !flags.scope_given && !flags.whole_category {
+        missing.push(
+            "names no service: give --service ID for the service the user needs, or \
+             --whole-category to approve every service in its category"
+                .to_owned(),
+        );
+    }
+    if record.machine.is_none() && !flags.machine_given && !flags.any_machine {
+        missing.push(
+            "names no machine: give --machine NAME for the user's computer, or --any-machine \
+             to approve it on every machine"
+                .to_owned(),
+        );
+    }
+    if !missing.is_empty() {
+        return Err(ApproveError::RequestTooWide(missing));
+    }
+    if flags.whole_category {
+        let category = record.category.clone().ok_or(ApproveError::NoCategoryToWiden)?;
+        draft.services.clear();
+        draft.categories = vec![category];
+    }
+    Ok(())
+}
+
+/// Warnings, in capitals, for an approval wider than one service on one machine.
+pub fn wide_approval_warnings(claims: &TokenClaims) -> Vec<String> {
+    let mut warnings: Vec<String> = claims
+        .categories
+        .iter()
+        .map(|c| {
+            format!(
+                "WARNING: THIS APPROVAL COVERS EVERY SERVICE IN {}, NOT ONE SERVICE",
+                c.to_uppercase()
+            )
+        })
+        .collect();
+    if claims.machine.is_none() {
+        warnings.push(format!(
+            "WARNING: THIS APPROVAL IS NOT BOUND TO A MACHINE: IT WORKS ON EVERY COMPUTER {} SIGNS IN TO",
+            claims.sub.to_uppercase()
+        ));
+    }
+    warnings
 }
 
 /// The service and category ids an approval may name.

@@ -308,7 +308,7 @@ fn approve_from_a_block_page_request_file() {
     let long = write_json(
         dept.path(),
         "long.json",
-        &json!({"requestId": "r2", "principal": "alice@corp.example",
+        &json!({"requestId": "r2", "principal": "alice@corp.example", "machine": "WS01",
         "service": "gmail", "justification": "a long project abroad", "days": 120}),
     );
     let out = fails(dept.run(&[
@@ -499,4 +499,63 @@ fn base64_url(bytes: &[u8]) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine as _;
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Issue 9, finding 7: the request file is the user's own work. Deleting `service` (leaving the
+/// category) or `machine` from it must not quietly widen what the approver signs.
+#[test]
+fn approve_refuses_a_request_without_service_or_machine_unless_the_approver_widens_it() {
+    let dept = Dept::new();
+    let full = json!({
+        "requestId": "edited-1", "user": "alice", "principal": "alice@corp.example",
+        "machine": "WS01", "service": "dropbox", "category": "cloud_storage",
+        "origin": "https://www.dropbox.com", "justification": "tender documents", "days": 7,
+    });
+    let edited = |drop: &[&str]| {
+        let mut request = full.clone();
+        for field in drop {
+            request.as_object_mut().unwrap().remove(*field);
+        }
+        let name = format!("edited-{}.json", drop.join("-"));
+        write_json(dept.path(), &name, &request).to_str().unwrap().to_owned()
+    };
+    let approve = |request: &str, flags: &[&str]| {
+        let mut args = vec!["approve", "--key", "dept-1.private.jwk", "--request", request];
+        args.extend_from_slice(flags);
+        dept.run(&args)
+    };
+
+    // Refused, saying which field is missing and which flag decides it.
+    let no_machine = edited(&["machine"]);
+    let out = fails(approve(&no_machine, &[]));
+    assert!(stderr(&out).contains("names no machine"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--machine NAME") && stderr(&out).contains("--any-machine"));
+    assert!(stdout(&out).is_empty(), "no token is printed");
+    let no_service = edited(&["service"]);
+    let out = fails(approve(&no_service, &[]));
+    assert!(stderr(&out).contains("names no service"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--service ID") && stderr(&out).contains("--whole-category"));
+    let neither = edited(&["service", "machine"]);
+    let out = fails(approve(&neither, &[]));
+    assert!(stderr(&out).contains("names no service") && stderr(&out).contains("names no machine"));
+
+    // The approver decides by flag: narrow (no warning) or wide (a warning in capitals).
+    let out = ok(approve(&no_machine, &["--machine", "WS01"]));
+    assert_eq!(claims(stdout(&out).trim())["machine"], "WS01");
+    assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
+    let out = ok(approve(&no_service, &["--service", "dropbox"]));
+    assert_eq!(claims(stdout(&out).trim())["services"], json!(["dropbox"]));
+    assert!(!stderr(&out).contains("WARNING"), "{}", stderr(&out));
+
+    let out = ok(approve(&neither, &["--whole-category", "--any-machine"]));
+    let c = claims(stdout(&out).trim());
+    assert_eq!((c["categories"].clone(), c.get("machine")), (json!(["cloud_storage"]), None));
+    let err = stderr(&out);
+    assert!(err.contains("WARNING: THIS APPROVAL IS NOT BOUND TO A MACHINE"), "{err}");
+    assert!(err.contains("WARNING: THIS APPROVAL COVERS EVERY SERVICE IN CLOUD_STORAGE"), "{err}");
+
+    // --whole-category needs a category to widen to.
+    let nothing = edited(&["service", "category"]);
+    let out = fails(approve(&nothing, &["--whole-category"]));
+    assert!(stderr(&out).contains("names no category"), "{}", stderr(&out));
 }

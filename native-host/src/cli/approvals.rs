@@ -11,8 +11,8 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::{ArgGroup, Args};
 use gatehouse_core::{verify_approval, Identity, Policy};
 use gatehouse_host::approve::{
-    self, ApproveError, ApproverKey, Draft, InspectFor, Inspection, Known, RequestRecord, Rules,
-    Validity, DEFAULT_MAX_DAYS, MAX_REQUEST_BYTES,
+    self, ApproveError, ApproverKey, Draft, InspectFor, Inspection, Known, RequestFlags,
+    RequestRecord, Rules, Validity, DEFAULT_MAX_DAYS, MAX_REQUEST_BYTES,
 };
 use gatehouse_host::rfc3339_from_millis;
 use serde_json::Value;
@@ -60,9 +60,14 @@ pub struct ApproveArgs {
     /// Bind the approval to this machine (a request binds it to the requesting machine).
     #[arg(long, value_name = "NAME", conflicts_with = "any_machine")]
     machine: Option<String>,
-    /// Do not bind the approval to a machine, even when the request names one.
+    /// Do not bind the approval to a machine, even when the request names one. Needed for a
+    /// request that names no machine (or give --machine).
     #[arg(long)]
     any_machine: bool,
+    /// Approve every service in the request's category rather than the one service asked for.
+    /// Needed for a request that names no service (or give --service).
+    #[arg(long, requires = "request", conflicts_with_all = ["services", "categories"])]
+    whole_category: bool,
     /// Valid for N days from now (a request supplies the days it asked for).
     #[arg(long, value_name = "N", conflicts_with = "until")]
     days: Option<u32>,
@@ -183,7 +188,15 @@ pub fn approve(args: &ApproveArgs) -> anyhow::Result<()> {
             }
             let record = RequestRecord::parse(&text)
                 .with_context(|| format!("reading {}", path.display()))?;
-            let (draft, mut notes) = Draft::from_request(&record);
+            let (mut draft, mut notes) = Draft::from_request(&record);
+            let flags = RequestFlags {
+                scope_given: !args.services.is_empty() || !args.categories.is_empty(),
+                whole_category: args.whole_category,
+                machine_given: args.machine.is_some(),
+                any_machine: args.any_machine,
+            };
+            approve::check_request_scope(&record, flags, &mut draft)
+                .with_context(|| format!("reading {}", path.display()))?;
             eprintln!(
                 "gatehouse: request {} from {} on {} for {} ({}), {} day(s){}",
                 record.request_id,
@@ -216,6 +229,9 @@ pub fn approve(args: &ApproveArgs) -> anyhow::Result<()> {
     let token = key.sign(&claims)?;
     for note in &notes {
         eprintln!("gatehouse: note: {note}");
+    }
+    for warning in approve::wide_approval_warnings(&claims) {
+        eprintln!("gatehouse: {warning}");
     }
     if let Some(policy) = &policy {
         self_check(policy, &token, &claims, now);
