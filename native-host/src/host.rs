@@ -113,8 +113,11 @@ impl Host {
         let (tx, rx) = mpsc::sync_channel(1);
         let spawned =
             std::thread::Builder::new().name("gatehouse-request".into()).spawn(move || {
-                let _guard = guard;
-                let _ = tx.send(catch_unwind(AssertUnwindSafe(|| work(&config))));
+                let result = catch_unwind(AssertUnwindSafe(|| work(&config)));
+                // Uncounted before the answer is sent, so the next request never sees a worker
+                // that has finished as stuck.
+                drop(guard);
+                let _ = tx.send(result);
             });
         if let Err(e) = spawned {
             return Err(ReplyError::new(

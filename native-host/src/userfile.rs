@@ -170,7 +170,8 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", d.join("link-to-zero")).unwrap();
         File::create(d.join("huge")).unwrap().set_len(1 << 30).unwrap();
         std::fs::create_dir(d.join("folder")).unwrap();
-        let cases: [(&str, fn(&UserFileError) -> bool); 5] = [
+        type Expect = fn(&UserFileError) -> bool;
+        let cases: [(&str, Expect); 5] = [
             ("fifo", |e| matches!(e, UserFileError::NotRegular("FIFO"))),
             ("link-to-fifo", |e| matches!(e, UserFileError::Link)),
             ("link-to-zero", |e| matches!(e, UserFileError::Link)),
