@@ -6,8 +6,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Runs `program args…` with no stdin and stderr discarded; returns its stdout if it exits
 /// successfully within `timeout`, else kills it and returns `None`. Never writes to our stdout.
+///
+/// `program` must be an absolute path: a bare name would be looked up in `PATH`, which the user
+/// sets, so their own `sssctl` or `dsconfigad` could answer for the system (issue 9, finding 8).
+/// A relative name is refused (`None`) rather than searched for.
 #[cfg_attr(not(any(target_os = "macos", target_os = "linux")), allow(dead_code))]
 pub(crate) fn run_with_timeout(program: &str, args: &[&str], timeout: Duration) -> Option<String> {
+    if !std::path::Path::new(program).is_absolute() {
+        return None;
+    }
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -52,6 +59,31 @@ pub(crate) fn hostname() -> Option<String> {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8(buf[..end].to_vec()).ok().filter(|h| !h.is_empty())
+}
+
+/// The account name the OS user database gives for `uid` (`getpwuid_r`: files, sss, winbind,
+/// Open Directory, …). Never `$USER` or `$LOGNAME`: the user sets those (issue 9, finding 8).
+#[cfg(unix)]
+pub(crate) fn account_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero passwd is a valid value for the out-parameter.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call, and `buf` outlives the use of `pwd.pw_name`.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name points at a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    name.to_str().ok().filter(|n| !n.is_empty()).map(str::to_owned)
+}
+
+/// The real user id of this process.
+#[cfg(unix)]
+pub(crate) fn current_uid() -> u32 {
+    // SAFETY: getuid cannot fail and has no preconditions.
+    unsafe { libc::getuid() }
 }
 
 /// The current time as RFC 3339 UTC with milliseconds: `2025-01-31T08:15:00.123Z`.
@@ -105,16 +137,38 @@ mod tests {
     #[test]
     fn command_with_deadline() {
         assert_eq!(
-            run_with_timeout("sh", &["-c", "echo hi"], Duration::from_secs(5)).as_deref(),
+            run_with_timeout("/bin/sh", &["-c", "echo hi"], Duration::from_secs(5)).as_deref(),
             Some("hi\n")
         );
-        assert_eq!(run_with_timeout("sh", &["-c", "exit 3"], Duration::from_secs(5)), None);
+        assert_eq!(run_with_timeout("/bin/sh", &["-c", "exit 3"], Duration::from_secs(5)), None);
         let start = Instant::now();
-        assert_eq!(run_with_timeout("sleep", &["5"], Duration::from_millis(100)), None);
+        assert_eq!(
+            run_with_timeout("/bin/sh", &["-c", "sleep 5"], Duration::from_millis(100)),
+            None
+        );
         assert!(
             start.elapsed() < Duration::from_secs(3),
             "the child must be killed at the deadline"
         );
         assert_eq!(run_with_timeout("/nonexistent/program", &[], Duration::from_secs(1)), None);
+    }
+
+    /// Issue 9, finding 8: a tool is never found through `PATH`, which the user sets.
+    #[cfg(unix)]
+    #[test]
+    fn commands_by_bare_name_are_refused() {
+        assert_eq!(run_with_timeout("sh", &["-c", "echo hi"], Duration::from_secs(5)), None);
+        assert_eq!(run_with_timeout("./sh", &["-c", "echo hi"], Duration::from_secs(5)), None);
+    }
+
+    /// Issue 9, finding 8: the account comes from the user database, whatever `$USER` says
+    /// (this test's `$USER` is not consulted at all; compare with `id -un`).
+    #[cfg(unix)]
+    #[test]
+    fn account_name_is_the_user_database_s() {
+        let id = run_with_timeout("/usr/bin/id", &["-un"], Duration::from_secs(5))
+            .expect("/usr/bin/id -un");
+        assert_eq!(account_name(current_uid()).as_deref(), Some(id.trim()));
+        assert_eq!(account_name(4_000_000_000), None, "an unknown uid has no name");
     }
 }

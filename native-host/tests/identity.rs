@@ -125,8 +125,7 @@ fn fixture_trees() {
     let mut checked = 0;
     for case in &cases {
         let reader = LinuxReader::new(fixture(case.fixture), case.uid)
-            .with_nss_user(case.nss_user.map(Into::into))
-            .with_env_user(None);
+            .with_nss_user(case.nss_user.map(Into::into));
         let got = reader.read().expect("the Linux reader never fails");
         let source = got.source.clone();
         assert_eq!(
@@ -149,10 +148,12 @@ fn fixture_trees() {
     assert_eq!(checked, 7);
 }
 
+/// Issue 9, finding 8: an account neither `/etc/passwd` nor NSS knows has no name; `$USER`
+/// (the user's to set) is never asked.
 #[test]
-fn env_user_is_the_last_resort() {
-    let reader = LinuxReader::new(fixture("broken"), 4242).with_env_user(Some("eve".into()));
-    assert_eq!(reader.read().unwrap().user, "eve");
+fn an_unknown_account_has_an_empty_name_not_the_environment_s() {
+    let reader = LinuxReader::new(fixture("broken"), 4242);
+    assert_eq!(reader.read().unwrap().user, "");
 }
 
 #[test]

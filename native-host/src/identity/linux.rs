@@ -10,7 +10,8 @@
 //!
 //! A machine without a keytab is reported as not joined, whatever the configuration says, with
 //! the reason in `source`. The user comes from `/etc/passwd` under the root, else from NSS (domain
-//! users are not in `/etc/passwd`), else from `$USER`.
+//! users are not in `/etc/passwd`); never from `$USER` or `$LOGNAME`, which the user sets (an
+//! account neither knows is reported with an empty name).
 
 use std::fs;
 use std::io::{self, Read};
@@ -25,27 +26,19 @@ pub struct LinuxReader {
     root: PathBuf,
     uid: u32,
     nss_user: Option<String>,
-    env_user: Option<String>,
     ccache: Option<PathBuf>,
 }
 
 impl LinuxReader {
     /// A reader for user `uid` with every file under `root` (a fixture tree in tests).
     pub fn new(root: impl Into<PathBuf>, uid: u32) -> Self {
-        LinuxReader { root: root.into(), uid, nss_user: None, env_user: None, ccache: None }
+        LinuxReader { root: root.into(), uid, nss_user: None, ccache: None }
     }
 
     /// The user name NSS reports for the uid (covers SSSD/winbind users absent from `/etc/passwd`).
     #[must_use]
     pub fn with_nss_user(mut self, name: Option<String>) -> Self {
         self.nss_user = name;
-        self
-    }
-
-    /// The user name from the environment, the last resort.
-    #[must_use]
-    pub fn with_env_user(mut self, name: Option<String>) -> Self {
-        self.env_user = name;
         self
     }
 
@@ -56,7 +49,7 @@ impl LinuxReader {
         self
     }
 
-    /// The reader for this machine: root `/`, the process's uid, NSS, `$USER`, `$KRB5CCNAME`.
+    /// The reader for this machine: root `/`, the process's uid, NSS, `$KRB5CCNAME`.
     #[cfg(unix)]
     pub fn system() -> Self {
         Self::system_with_root("/")
@@ -67,15 +60,10 @@ impl LinuxReader {
     #[cfg(unix)]
     pub fn system_with_root(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
-        // SAFETY: getuid cannot fail and has no preconditions.
-        let uid = unsafe { libc::getuid() };
-        let env_user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
+        let uid = crate::util::current_uid();
         // A fixture root describes a whole machine: the real credential cache is not part of it.
         let ccache = if root == Path::new("/") { default_ccache(uid) } else { None };
-        Self::new(root, uid)
-            .with_nss_user(nss_user_name(uid))
-            .with_env_user(env_user)
-            .with_ccache(ccache)
+        Self::new(root, uid).with_nss_user(crate::util::account_name(uid)).with_ccache(ccache)
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -222,10 +210,7 @@ impl IdentitySource for LinuxReader {
 
         let local = self.passwd_name();
         let is_local = local.is_some();
-        let user = local
-            .or_else(|| self.nss_user.clone())
-            .or_else(|| self.env_user.clone())
-            .unwrap_or_default();
+        let user = local.or_else(|| self.nss_user.clone()).unwrap_or_default();
         let principal = match (&join.domain, join.joined) {
             // Only accounts that come from the directory (not /etc/passwd) get a domain principal.
             (Some(domain), true) if !is_local && !user.is_empty() => {
@@ -300,9 +285,11 @@ fn short_io(e: &io::Error) -> String {
 
 /// The default principal of a `FILE:` credential cache (format versions 3 and 4), e.g.
 /// `alice@CORP.EXAMPLE`. Anything else — another format, a truncated file — is `None`.
+///
+/// The cache is the user's file (`$KRB5CCNAME` is theirs to set): it is read without following a
+/// link or blocking, and only if it is a regular file of at most 64 KiB (`crate::userfile`).
 pub fn ccache_principal(path: &Path) -> Option<String> {
-    let mut bytes = Vec::new();
-    fs::File::open(path).ok()?.take(64 * 1024).read_to_end(&mut bytes).ok()?;
+    let bytes = crate::userfile::read_capped(path, 64 * 1024).ok()?;
     parse_ccache_principal(&bytes)
 }
 
@@ -355,23 +342,6 @@ impl<'a> Cursor<'a> {
         }
         String::from_utf8(self.take(len as usize)?.to_vec()).ok()
     }
-}
-
-/// The user name NSS gives for `uid` (files, sss, winbind, …).
-#[cfg(unix)]
-fn nss_user_name(uid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: an all-zero passwd is a valid value for the out-parameter.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call, and `buf` outlives the use of `pwd.pw_name`.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-        return None;
-    }
-    // SAFETY: getpwuid_r succeeded, so pw_name points at a NUL-terminated string inside `buf`.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    name.to_str().ok().filter(|n| !n.is_empty()).map(str::to_owned)
 }
 
 /// The credential cache MIT Kerberos would use: `$KRB5CCNAME` when it is a file, else

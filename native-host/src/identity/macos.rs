@@ -1,5 +1,8 @@
 //! The macOS identity reader: `dsconfigad -show` for the Active Directory binding, `dscl` for the account's origin.
 //!
+//! The account is the process's real uid looked up with `getpwuid_r`; tools are run by absolute
+//! path (`/usr/sbin/dsconfigad`, `/usr/bin/dscl`), never found through `PATH`.
+//!
 //! The parsers are plain functions compiled everywhere, so they are tested with fixture text on
 //! any machine; only the command runner is macOS-only.
 
@@ -85,7 +88,9 @@ mod reader {
             if fqdn.is_none() {
                 fqdn = ad.domain.as_ref().map(|d| format!("{}.{d}", machine.to_ascii_lowercase()));
             }
-            let user = std::env::var("USER").unwrap_or_default();
+            // From the user database (Open Directory through getpwuid_r), never `$USER`: the
+            // user sets that (issue 9, finding 8: `USER=colleague` claimed another account).
+            let user = crate::util::account_name(crate::util::current_uid()).unwrap_or_default();
             let principal = match &ad.domain {
                 Some(domain) if !user.is_empty() => {
                     let path = format!("/Users/{user}");

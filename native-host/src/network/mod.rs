@@ -87,14 +87,14 @@ impl NetworkProbe {
                 let _ = tx.send(Finding::Controllers(found));
             });
         }
-        if let (Some(domain), true) =
-            (domain, self.run_sssctl && self.root.join("etc/sssd").is_dir())
+        if let (Some(domain), true, Some(sssctl)) =
+            (domain, self.run_sssctl && self.root.join("etc/sssd").is_dir(), sssctl_path())
         {
             let tx = tx.clone();
             let budget = self.budget;
             std::thread::spawn(move || {
                 let out = crate::util::run_with_timeout(
-                    "sssctl",
+                    sssctl,
                     &["domain-status", "--online", &domain],
                     budget,
                 );
@@ -208,6 +208,16 @@ pub fn interface_addresses() -> Vec<String> {
     out
 }
 
+/// Where distributions install `sssctl` (Debian/Ubuntu and RHEL/Fedora: `/usr/sbin`). Only these
+/// absolute paths are run: a bare `sssctl` would be found through the user's `PATH`, and their
+/// own script could report the domain "online" (issue 9, finding 8).
+pub const SSSCTL_PATHS: [&str; 2] = ["/usr/sbin/sssctl", "/usr/bin/sssctl"];
+
+/// The first of [`SSSCTL_PATHS`] that is a file on this machine.
+fn sssctl_path() -> Option<&'static str> {
+    SSSCTL_PATHS.into_iter().find(|p| std::path::Path::new(p).is_file())
+}
+
 /// Reads `sssctl domain-status --online` output (`Online status: Online`).
 pub fn parse_sssctl_online(text: &str) -> Option<bool> {
     text.lines().find_map(|line| {
@@ -226,6 +236,11 @@ pub fn parse_sssctl_online(text: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sssctl_is_run_by_absolute_path_only() {
+        assert!(SSSCTL_PATHS.iter().all(|p| std::path::Path::new(p).is_absolute()));
+    }
 
     #[test]
     fn sssctl_output() {
