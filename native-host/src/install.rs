@@ -79,11 +79,16 @@ impl Browser {
 }
 
 /// Per user or for every user of the machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Machine-wide is the deployment ([`Scope::default`]): the hardening baseline sets
+/// `NativeMessagingUserLevelHosts = false`, so browsers ignore per-user registrations — otherwise
+/// a user could plant their own host under Gatehouse's name. Per user is for development.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Scope {
-    /// The current user's profile.
+    /// The current user's profile (development only: ignored under the baseline).
     User,
     /// Machine-wide (needs administrator rights).
+    #[default]
     System,
 }
 

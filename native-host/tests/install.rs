@@ -26,6 +26,8 @@ fn install_and_uninstall_for_the_user_under_a_root() {
         "install-host",
         "--root",
         root,
+        "--scope",
+        "user",
         "--extension-id",
         ID_A,
         "--extension-id",
@@ -56,7 +58,8 @@ fn install_and_uninstall_for_the_user_under_a_root() {
         assert!(String::from_utf8_lossy(&out.stdout).contains(file.to_str().unwrap()));
     }
 
-    let out = gatehouse(&["uninstall-host", "--root", root, "--browser", "chromium"]);
+    let out =
+        gatehouse(&["uninstall-host", "--root", root, "--scope", "user", "--browser", "chromium"]);
     assert!(out.status.success());
     assert!(!tmp
         .path()
@@ -68,11 +71,44 @@ fn install_and_uninstall_for_the_user_under_a_root() {
         .join("home/.config/google-chrome/NativeMessagingHosts")
         .join(format!("{HOST_NAME}.json"))
         .exists());
-    let out = gatehouse(&["uninstall-host", "--root", root]);
+    let out = gatehouse(&["uninstall-host", "--root", root, "--scope", "user"]);
     assert!(out.status.success());
-    let out = gatehouse(&["uninstall-host", "--root", root]);
+    let out = gatehouse(&["uninstall-host", "--root", root, "--scope", "user"]);
     assert!(out.status.success(), "uninstalling twice is fine");
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was registered"));
+}
+
+/// Issue 9 finding 1: the baseline makes browsers ignore per-user hosts, so the deployment
+/// registers machine-wide — and that is what `install-host` does unless told otherwise.
+#[test]
+fn install_host_defaults_to_machine_wide() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_str().unwrap();
+    let out = gatehouse(&[
+        "install-host",
+        "--root",
+        root,
+        "--browser",
+        "chromium",
+        "--extension-id",
+        ID_A,
+        "--host-path",
+        "/usr/lib/gatehouse/gatehouse-host",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(tmp
+        .path()
+        .join("etc/chromium/native-messaging-hosts")
+        .join(format!("{HOST_NAME}.json"))
+        .is_file());
+    assert!(!tmp.path().join("home").exists(), "nothing in the user's profile");
+    let out = gatehouse(&["uninstall-host", "--root", root, "--browser", "chromium"]);
+    assert!(out.status.success());
+    assert!(!tmp
+        .path()
+        .join("etc/chromium/native-messaging-hosts")
+        .join(format!("{HOST_NAME}.json"))
+        .exists());
 }
 
 #[test]

@@ -22,7 +22,8 @@ pub enum BrowserArg {
 /// Per user or machine-wide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScopeArg {
-    /// The current user's browser profile folders (HKCU on Windows).
+    /// The current user's browser profile folders (HKCU on Windows): development only, since the
+    /// hardening baseline (NativeMessagingUserLevelHosts = false) makes browsers ignore them.
     User,
     /// Every user of the machine (HKLM on Windows); needs administrator rights.
     System,
@@ -34,8 +35,8 @@ pub struct InstallArgs {
     /// Browser to register with.
     #[arg(long, value_enum, default_value = "all")]
     browser: BrowserArg,
-    /// Register for the current user or machine-wide.
-    #[arg(long, value_enum, default_value = "user")]
+    /// Register machine-wide (the deployment) or for the current user only (development).
+    #[arg(long, value_enum, default_value = "system")]
     scope: ScopeArg,
     /// Extension id allowed to talk to the host (32 letters a-p); repeat for several.
     #[arg(long = "extension-id", value_name = "ID", required = true, num_args = 1..)]
@@ -55,8 +56,8 @@ pub struct UninstallArgs {
     /// Browser to unregister from.
     #[arg(long, value_enum, default_value = "all")]
     browser: BrowserArg,
-    /// Remove the per-user or the machine-wide registration.
-    #[arg(long, value_enum, default_value = "user")]
+    /// Remove the machine-wide or the per-user registration.
+    #[arg(long, value_enum, default_value = "system")]
     scope: ScopeArg,
     /// Remove what `install-host --root DIR` staged.
     #[arg(long, value_name = "DIR")]

@@ -62,24 +62,41 @@ pub struct RulesArgs {
     extension_id: String,
 }
 
-/// `policy-templates` flags.
+/// `policy-templates` flags. Nothing defaults: the id and update URL decide what every desktop
+/// installs, and a wrong one installs nothing, silently.
 #[derive(Debug, Args)]
 pub struct TemplatesArgs {
     /// The Gatehouse policy to deploy (checked first; an unusable one is refused).
     #[arg(long)]
     policy: PathBuf,
-    /// Extension id (from your own signing key; the default is the development id).
-    #[arg(long, default_value = DEV_EXTENSION_ID.trim())]
+    /// Gatehouse's extension id in Chrome and Chromium (from your release key, or the Chrome Web
+    /// Store listing); also Edge's unless --edge-extension-id is given.
+    #[arg(long, value_name = "ID")]
     extension_id: String,
-    /// Where browsers fetch the CRX update manifest.
-    #[arg(long, default_value = "https://intranet.example/gatehouse/updates.xml")]
+    /// Where Chrome and Chromium fetch the update manifest (the intranet's https://…/updates.xml,
+    /// or the store's update URL); also Edge's unless --edge-update-url is given.
+    #[arg(long, value_name = "URL")]
     update_url: String,
+    /// Gatehouse's id in Edge, when it differs (an Edge Add-ons listing has its own id).
+    #[arg(long, value_name = "ID")]
+    edge_extension_id: Option<String>,
+    /// Edge's update URL, when it differs (Edge Add-ons:
+    /// https://edge.microsoft.com/extensionwebstorebase/v1/crx).
+    #[arg(long, value_name = "URL")]
+    edge_update_url: Option<String>,
+    /// Another extension users may install (every other one is blocked); repeat for several.
+    #[arg(long = "allow-extension", value_name = "ID")]
+    allow_extensions: Vec<String>,
+    /// Another native-messaging host the department uses (every other one is blocked); repeat.
+    #[arg(long = "allow-native-host", value_name = "NAME")]
+    allow_native_hosts: Vec<String>,
     /// Output folder (created if missing; files in it are overwritten).
     #[arg(long)]
     out: PathBuf,
 }
 
 pub fn templates(args: &TemplatesArgs) -> anyhow::Result<()> {
+    use gatehouse_host::templates::{generate, Distribution, TemplateInput};
     let text = std::fs::read_to_string(&args.policy)
         .with_context(|| format!("reading {}", args.policy.display()))?;
     let (_, warnings) = parse_policy_text(&text)
@@ -90,12 +107,28 @@ pub fn templates(args: &TemplatesArgs) -> anyhow::Result<()> {
     let Ok(Value::Object(policy)) = serde_json::from_str::<Value>(&text) else {
         bail!("{} must be a policy object in managed-storage form", args.policy.display());
     };
-    let input = gatehouse_host::templates::TemplateInput {
+    let chrome = Distribution {
         extension_id: args.extension_id.trim().to_owned(),
-        update_url: args.update_url.clone(),
+        update_url: args.update_url.trim().to_owned(),
+    };
+    let edge = Distribution {
+        extension_id: args
+            .edge_extension_id
+            .as_deref()
+            .map_or_else(|| chrome.extension_id.clone(), |id| id.trim().to_owned()),
+        update_url: args
+            .edge_update_url
+            .as_deref()
+            .map_or_else(|| chrome.update_url.clone(), |url| url.trim().to_owned()),
+    };
+    let input = TemplateInput {
+        chrome,
+        edge,
+        allowed_extensions: args.allow_extensions.iter().map(|id| id.trim().to_owned()).collect(),
+        native_hosts: args.allow_native_hosts.iter().map(|h| h.trim().to_owned()).collect(),
         policy,
     };
-    for file in gatehouse_host::templates::generate(&input)? {
+    for file in generate(&input)? {
         let path = args.out.join(&file.path);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
