@@ -313,7 +313,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 fn is_warning(event: &Map<String, Value>) -> bool {
     matches!(
         event.get("kind").and_then(Value::as_str),
-        Some("block" | "policy_error" | "token_rejected")
+        Some("block" | "blocked" | "policy_error" | "token_rejected")
     )
 }
 

@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod ad;
+mod dist;
 mod tools;
 
 #[derive(Parser)]
@@ -30,6 +31,9 @@ enum Task {
     Demo,
     /// Benchmarks: criterion (native) and the Node harness (wasm).
     Bench,
+    /// The release folder an administrator rolls out: CRX3 + updates.xml, store zips, MSI,
+    /// .deb, host and CLI for Linux and Windows, policy templates, SHA256SUMS (target/dist/).
+    Dist(dist::DistArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn run() -> Result<()> {
         Task::Test { no_browser } => test(&root, !no_browser),
         Task::Demo => demo(&root),
         Task::Bench => bench(&root),
+        Task::Dist(args) => dist::dist(&root, &args).map(drop),
     }
 }
 
@@ -61,7 +66,8 @@ fn workspace_root() -> Result<PathBuf> {
 /// What `build` produced, for the tasks that use it.
 struct Built {
     extension: PathBuf,
-    /// The product host: no test hooks, no `GATEHOUSE_*` string (checked).
+    /// The product host: no test hooks, no `GATEHOUSE_*` string (checked); a copy in
+    /// target/product.
     host_bin: PathBuf,
     /// The host built with `--features test-hooks` (obeys `GATEHOUSE_*` overrides), in its own
     /// target dir so the two builds do not replace each other: what the browser and AD suites
@@ -74,7 +80,12 @@ fn build(root: &Path) -> Result<Built> {
     tools::ensure_target("wasm32-unknown-unknown")?;
     let wasm_bindgen = tools::ensure_wasm_bindgen(root)?;
     step("native host and CLI", cargo(&["build", "-p", "gatehouse-host", "--bins"]))?;
-    let host_bin = root.join("target/debug/gatehouse-host");
+    // target/debug/gatehouse-host is replaced by any `cargo test` (the tests enable the hooks);
+    // the browser suites get a copy, checked, that nothing else writes.
+    let host_bin = root.join("target/product/gatehouse-host");
+    std::fs::create_dir_all(root.join("target/product"))?;
+    std::fs::copy(root.join("target/debug/gatehouse-host"), &host_bin)
+        .context("copying the product host to target/product")?;
     check_product_host(&host_bin)?;
     step(
         "native host with test hooks (for the browser tests)",
