@@ -211,6 +211,15 @@ test('block page → request file → gatehouse approve → import on the status
   assert.equal(claims.exp - claims.nbf, 14 * 86400);
   assert.equal(inspect(token, policyFile).code, 'valid');
 
+  // Issue 9, finding 7: the file is the user's own work. With `service` and `machine` deleted it
+  // would have become a whole-category, any-machine approval; the tool refuses it instead.
+  const { service: _service, machine: _machine, ...widened } = request;
+  const editedFile = path.join(work, `edited-${requestId}.json`);
+  fs.writeFileSync(editedFile, JSON.stringify(widened));
+  assert.throws(() => approver.approve(['--request', editedFile, '--policy', policyFile], 'edited'),
+    /names no service: give --service ID[\s\S]*names no machine: give --machine NAME/);
+  assert.ok(!fs.existsSync(path.join(path.dirname(approver.keyFile), 'edited.jws')), 'no token was written');
+
   // The user pastes it on the status page.
   const page = await statusPage();
   assert.equal(await importToken(page, token), 'accepted');
