@@ -13,6 +13,7 @@
 
 import init, { Engine } from './wasm/gatehouse_core.js';
 import { alarms, dnr, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
+import { createAudit } from './js/audit-queue.js';
 import { createHostClient } from './js/host.js';
 import { loadPolicy } from './js/policy.js';
 import { installRules } from './js/rules.js';
@@ -29,14 +30,10 @@ const NETWORK_REFRESH_MINUTES = 5;
 const HOST_RETRY_MINUTES = 1;
 /** The first request to the host also starts it: allow for a cold process start. */
 const HOST_HELLO_TIMEOUT_MS = 4000;
-const AUDIT_QUEUE_MAX = 500;
-const RECENT_EVENTS_MAX = 50;
 const MIN_PROCEED_REASON = 5;
 const MIN_JUSTIFICATION = 10;
 const MAX_TEXT = 2000;
 const PROCEEDS_KEY = 'gatehouse.proceeds';
-const AUDIT_QUEUE_KEY = 'gatehouse.auditQueue';
-const RECENT_KEY = 'gatehouse.recentEvents';
 const BLOCK_PAGE = chrome.runtime.getURL('block.html');
 
 /** Everything derived at run time; reset piecewise, never replaced. */
@@ -57,6 +54,11 @@ const state = {
 };
 
 const host = createHostClient({ onDisconnect: onHostLost });
+const auditTrail = createAudit({
+  send: (events) => host.request('audit', { events }),
+  connected: () => state.host.status === 'connected',
+});
+const audit = auditTrail.record;
 /** The wasm instance's exports (for its memory size on the status page). */
 let wasm = null;
 
@@ -193,7 +195,7 @@ async function refreshFromHost() {
     state.identity = null;
     state.host.factErrors = { ...state.host.factErrors, identity: identity.reason?.toJSON?.() ?? String(identity.reason) };
   }
-  await flushAudit();
+  await auditTrail.flush();
   return true;
 }
 
@@ -424,48 +426,6 @@ async function endProceed(ruleId) {
   await storage.setSession({ [PROCEEDS_KEY]: list });
 }
 
-// ---- audit -----------------------------------------------------------------------------------
-
-function audit(event) {
-  const record = { ...event, atMs: Date.now() };
-  rememberEvent(record);
-  if (state.host.status !== 'connected') {
-    queueAudit(record);
-    return;
-  }
-  host.request('audit', { event: record }).catch(() => queueAudit(record));
-}
-
-let recent = null;
-async function rememberEvent(record) {
-  recent ??= (await storage.session(RECENT_KEY))[RECENT_KEY] ?? [];
-  recent.push(record);
-  if (recent.length > RECENT_EVENTS_MAX) recent.splice(0, recent.length - RECENT_EVENTS_MAX);
-  await storage.setSession({ [RECENT_KEY]: recent });
-}
-
-let auditQueue = null;
-async function queueAudit(record) {
-  auditQueue ??= (await storage.session(AUDIT_QUEUE_KEY))[AUDIT_QUEUE_KEY] ?? [];
-  auditQueue.push(record);
-  // Keep the newest; the host logs how many were dropped when the queue is flushed.
-  if (auditQueue.length > AUDIT_QUEUE_MAX) auditQueue.splice(0, auditQueue.length - AUDIT_QUEUE_MAX);
-  await storage.setSession({ [AUDIT_QUEUE_KEY]: auditQueue });
-}
-
-async function flushAudit() {
-  auditQueue ??= (await storage.session(AUDIT_QUEUE_KEY))[AUDIT_QUEUE_KEY] ?? [];
-  if (!auditQueue.length || state.host.status !== 'connected') return;
-  const events = auditQueue.splice(0);
-  await storage.setSession({ [AUDIT_QUEUE_KEY]: auditQueue });
-  try {
-    await host.request('audit', { events });
-  } catch {
-    auditQueue.unshift(...events);
-    await storage.setSession({ [AUDIT_QUEUE_KEY]: auditQueue.slice(-AUDIT_QUEUE_MAX) });
-  }
-}
-
 // ---- messages from the extension's own pages -------------------------------------------------
 
 function who() {
@@ -588,7 +548,6 @@ const handlers = {
   },
 
   async 'status.get'() {
-    recent ??= (await storage.session(RECENT_KEY))[RECENT_KEY] ?? [];
     return statusSnapshot();
   },
 
@@ -618,7 +577,7 @@ const handlers = {
     const file = imported?.file ?? null;
     const result = [...state.approvals, ...state.rejected].find((r) => r.file && r.file === file) ?? null;
     audit({ kind: 'approval_imported', file, accepted: result?.ok ?? null, rejection: result?.reason ?? null });
-    return { imported, result, status: statusSnapshot() };
+    return { imported, result, status: await statusSnapshot() };
   },
 };
 
@@ -626,8 +585,9 @@ function safeOrigin(url) {
   try { return new URL(url).origin; } catch { return null; }
 }
 
-function statusSnapshot() {
+async function statusSnapshot() {
   const info = policyInfo();
+  const [recent, auditQueue] = await Promise.all([auditTrail.recent(), auditTrail.queued().catch(() => null)]);
   return {
     extension: { id: chrome.runtime.id, version: chrome.runtime.getManifest().version },
     engineError: state.engineError,
@@ -644,9 +604,10 @@ function statusSnapshot() {
     rejected: state.rejected,
     problems: state.problems,
     compiled: state.compiled,
+    auditQueue,
     prediction: state.prediction,
     memory: { wasmBytes: wasm?.memory?.buffer?.byteLength ?? null },
-    recent: recent ?? [],
+    recent,
   };
 }
 
