@@ -15,17 +15,21 @@ import init, { Engine } from './wasm/gatehouse_core.js';
 import { alarms, dnr, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
 import { createHostClient } from './js/host.js';
+import { checkAtStart, checkInForce } from './js/integrity.js';
 import { loadPolicy } from './js/policy.js';
-import { installRules } from './js/rules.js';
+import { BOOTSTRAP_RULESET, installRules } from './js/rules.js';
 
 const ALARM = Object.freeze({
   network: 'gatehouse.network',
+  integrity: 'gatehouse.integrity',
   recompile: 'gatehouse.recompile',
   hostRetry: 'gatehouse.hostRetry',
   proceedPrefix: 'gatehouse.proceed.',
 });
 /** How often network facts and approval tokens are re-read from the host. */
 const NETWORK_REFRESH_MINUTES = 5;
+/** How often the rules in force are compared with the compiled ones (integrity.js). */
+const INTEGRITY_CHECK_MINUTES = 5;
 /** How soon to try the host again after it went away (alarms cannot fire sooner than 30 s). */
 const HOST_RETRY_MINUTES = 1;
 /** The first request to the host also starts it: allow for a cold process start. */
@@ -50,6 +54,10 @@ const state = {
   approvals: [], // verifyApprovals results with ok: true
   rejected: [], // verifyApprovals results with ok: false
   compiled: null,
+  /** The rules last installed, for the timer's comparison with what is in force. */
+  expectedRules: null,
+  /** integrity.js checkAtStart: what the worker found in force when it started. */
+  integrity: null,
   prediction: null,
 };
 
@@ -90,8 +98,17 @@ const ready = start();
 // ---- start and the task queue ----------------------------------------------------------------
 
 async function start() {
-  // First, before anything can navigate: no speculative connections to blocked hosts.
-  state.prediction = await disableNetworkPrediction();
+  // First, before anything can navigate: no speculative connections to blocked hosts, and none
+  // of the rules in force that this worker did not install (integrity.js).
+  const [prediction, integrity] = await Promise.all([
+    disableNetworkPrediction(),
+    checkAtStart({ bootstrap: BOOTSTRAP_RULESET }),
+  ]);
+  state.prediction = prediction;
+  state.integrity = integrity;
+  if (integrity.status === 'repaired') {
+    audit({ kind: 'rules_repaired', phase: 'start', installed: integrity.installed, expected: integrity.expected, difference: integrity.difference });
+  }
   try {
     wasm = await init({ module_or_path: chrome.runtime.getURL('wasm/gatehouse_core_bg.wasm') });
   } catch (err) {
@@ -102,9 +119,11 @@ async function start() {
   }
   state.policy = await loadPolicy(Engine);
   await refreshFromHost();
-  await recompile('start');
-  const existing = await safe('alarms.get', () => chrome.alarms.get(ALARM.network), null);
-  if (!existing) await alarms.set(ALARM.network, { periodInMinutes: NETWORK_REFRESH_MINUTES });
+  await recompile('start', { force: true });
+  for (const [name, periodInMinutes] of [[ALARM.network, NETWORK_REFRESH_MINUTES], [ALARM.integrity, INTEGRITY_CHECK_MINUTES]]) {
+    const existing = await safe('alarms.get', () => chrome.alarms.get(name), null);
+    if (existing?.periodInMinutes !== periodInMinutes) await alarms.set(name, { periodInMinutes });
+  }
   state.readyMs = Date.now();
 }
 
@@ -122,6 +141,7 @@ function whenReady(label, task) {
 
 async function onAlarm(alarm) {
   if (alarm.name === ALARM.network) return refreshPeriodic();
+  if (alarm.name === ALARM.integrity) return checkRulesInForce();
   if (alarm.name === ALARM.recompile) return recompile('scheduled change');
   if (alarm.name === ALARM.hostRetry) {
     if (await refreshFromHost()) await recompile('host available');
@@ -274,7 +294,7 @@ function verifyApprovals(nowMs) {
 }
 let reportedRejections = new Set();
 
-async function recompile(reason) {
+async function recompile(reason, { force = false } = {}) {
   if (!state.policy) return;
   const nowMs = Date.now();
   verifyApprovals(nowMs);
@@ -287,7 +307,9 @@ async function recompile(reason) {
     state.compiled = { atMs: nowMs, reason, error: `compile failed: ${err?.message ?? err}` };
     return;
   }
-  const install = await installRules(compiled);
+  const install = await installRules(compiled, { force });
+  if (install.ok) state.expectedRules = compiled.rules;
+  if (install.repaired) audit({ kind: 'rules_repaired', phase: reason, ...install.repaired });
   state.compiled = {
     atMs: nowMs,
     reason,
@@ -303,6 +325,19 @@ async function recompile(reason) {
   } else {
     await alarms.clear(ALARM.recompile);
   }
+}
+
+/** The timer's half of integrity.js: the rules in force against the last compile. */
+async function checkRulesInForce() {
+  const found = await checkInForce({
+    expected: state.expectedRules,
+    sessionRuleIds: (await proceeds()).map((p) => p.ruleId),
+    bootstrap: BOOTSTRAP_RULESET,
+    bootstrapOn: state.compiled?.install?.ok ? !state.compiled.disableBootstrap : null,
+  });
+  if (!found.length) return;
+  audit({ kind: 'rules_repaired', phase: 'timer', found });
+  if (found.some((f) => f.ruleset === 'dynamic')) await recompile('rules repaired', { force: true });
 }
 
 // ---- navigation: audit trail and the safety net ----------------------------------------------
@@ -488,13 +523,17 @@ const handlers = {
     const why = text(reason, 'reason', MIN_PROCEED_REASON);
     const verdict = decide(url, 'main_frame');
     if (verdict.action !== 'warn') throw new Error(`continuing is not possible: ${verdict.reason}`);
-    const ruleId = await proceedRuleId(url);
-    const { rule, expiresMs } = state.policy.engine.proceedRule(url, ruleId, Date.now());
-    const result = await dnr.updateSession({ removeRuleIds: [rule.id], addRules: [rule] });
-    if (!result.ok) throw new Error(result.error);
-    const list = (await proceeds()).filter((p) => p.ruleId !== rule.id);
-    list.push({ ruleId: rule.id, service: verdict.service?.id ?? null, host: safeHost(url), expiresMs });
-    await storage.setSession({ [PROCEEDS_KEY]: list });
+    // In the task queue: the integrity timer must never see the rule without its record.
+    const { rule, expiresMs } = await serial('proceed', async () => {
+      const ruleId = await proceedRuleId(url);
+      const made = state.policy.engine.proceedRule(url, ruleId, Date.now());
+      const result = await dnr.updateSession({ removeRuleIds: [made.rule.id], addRules: [made.rule] });
+      if (!result.ok) throw new Error(result.error);
+      const list = (await proceeds()).filter((p) => p.ruleId !== made.rule.id);
+      list.push({ ruleId: made.rule.id, service: verdict.service?.id ?? null, host: safeHost(url), expiresMs: made.expiresMs });
+      await storage.setSession({ [PROCEEDS_KEY]: list });
+      return made;
+    });
     await alarms.set(ALARM.proceedPrefix + rule.id, { when: expiresMs });
     audit({
       kind: 'proceeded',
@@ -604,6 +643,7 @@ async function statusSnapshot() {
     rejected: state.rejected,
     problems: state.problems,
     compiled: state.compiled,
+    integrity: state.integrity,
     auditQueue,
     prediction: state.prediction,
     memory: { wasmBytes: wasm?.memory?.buffer?.byteLength ?? null },

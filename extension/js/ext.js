@@ -41,6 +41,9 @@ export const dnr = {
   updateSession: (opts) => attempt('dnr.updateSessionRules', () => chrome.declarativeNetRequest.updateSessionRules(opts)),
   enabledRulesets: () => safe('dnr.getEnabledRulesets', () => chrome.declarativeNetRequest.getEnabledRulesets(), null),
   updateRulesets: (opts) => attempt('dnr.updateEnabledRulesets', () => chrome.declarativeNetRequest.updateEnabledRulesets(opts)),
+  /** Rules of a static ruleset switched off one by one (Chrome 111+); null when unknown. */
+  disabledStaticRuleIds: (rulesetId) => safe('dnr.getDisabledRuleIds', () => chrome.declarativeNetRequest.getDisabledRuleIds({ rulesetId }), null),
+  updateStaticRules: (opts) => attempt('dnr.updateStaticRules', () => chrome.declarativeNetRequest.updateStaticRules(opts)),
 };
 
 export const alarms = {

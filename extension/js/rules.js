@@ -2,39 +2,54 @@
 // compile of policy + catalogue + approvals); this module only swaps rule sets without a gap:
 // the new dynamic rules go in first, and only once they are in force is the static bootstrap
 // ruleset (which blocks every catalogue host from install time on) switched off.
+//
+// "Already installed" is decided by the installed rules' content (getDynamicRules), never by a
+// stored digest or count: the profile's rule files are the user's to edit (integrity.js).
 
 import { dnr, storage } from './ext.js';
+import { INSTALL_RECORD_KEY, firstDifference, installRecord, rulesText, sha256 } from './integrity.js';
 
 export const BOOTSTRAP_RULESET = 'bootstrap';
-const INSTALLED_KEY = 'gatehouse.installedRules';
-
-async function digest(value) {
-  const bytes = new TextEncoder().encode(JSON.stringify(value));
-  const hash = await crypto.subtle.digest('SHA-256', bytes);
-  return [...new Uint8Array(hash)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 /**
  * @param {{rules: object[], disableBootstrap: boolean}} compiled engine.compileRules output
- * @returns {Promise<{ok: boolean, changed: boolean, error?: string, bootstrapEnabled: boolean|null}>}
+ * @param {{force?: boolean}} options force: install even when the content is the same (makes
+ *   Chromium rebuild its index of the rules from what this worker gives it).
+ * @returns {Promise<{ok: boolean, changed: boolean, repaired: object|null, error?: string, bootstrapEnabled: boolean|null}>}
+ *   repaired: the installed rules differed from a compile whose output had not changed — they were
+ *   edited outside the extension.
  */
-export async function installRules(compiled) {
+export async function installRules(compiled, { force = false } = {}) {
   const rules = compiled.rules ?? [];
-  const key = await digest(rules);
+  const expected = rulesText(rules);
+  const compiledDigest = await sha256(expected);
   const existing = await dnr.dynamicRules();
-  const recorded = (await storage.local(INSTALLED_KEY))[INSTALLED_KEY];
+  const same = rulesText(existing) === expected;
   let changed = false;
-  // Deterministic compile: the same digest and the same count means the same rules are in force.
-  if (recorded !== key || existing.length !== rules.length) {
+  let repaired = null;
+  if (force || !same) {
+    const record = await installRecord();
+    if (!same && record?.compiledDigest === compiledDigest) {
+      repaired = { installed: existing.length, expected: rules.length, ...firstDifference(existing, rules) };
+    }
     const result = await dnr.updateDynamic({ removeRuleIds: existing.map((r) => r.id), addRules: rules });
     if (!result.ok) {
       // The previous dynamic rules are still in force (the update is atomic); make sure the
       // bootstrap ruleset is too, then report.
       await dnr.updateRulesets({ enableRulesetIds: [BOOTSTRAP_RULESET] });
-      return { ok: false, changed: false, error: result.error, bootstrapEnabled: true };
+      return { ok: false, changed: false, repaired, error: result.error, bootstrapEnabled: true };
     }
-    await storage.setLocal({ [INSTALLED_KEY]: key });
-    changed = true;
+    // What Chromium now holds, read back: the next worker start compares against this.
+    const installed = await dnr.dynamicRules();
+    const installedText = rulesText(installed);
+    await storage.setLocal({
+      [INSTALL_RECORD_KEY]: { compiledDigest, installedDigest: await sha256(installedText), count: installed.length, atMs: Date.now() },
+    });
+    if (installedText !== expected) {
+      await dnr.updateRulesets({ enableRulesetIds: [BOOTSTRAP_RULESET] });
+      return { ok: false, changed: true, repaired, error: 'the installed rules read back differently from the compiled ones', bootstrapEnabled: true };
+    }
+    changed = !same;
   }
   const enabled = await dnr.enabledRulesets();
   const isOn = enabled ? enabled.includes(BOOTSTRAP_RULESET) : null;
@@ -44,5 +59,5 @@ export async function installRules(compiled) {
     await dnr.updateRulesets({ enableRulesetIds: [BOOTSTRAP_RULESET] });
   }
   const after = await dnr.enabledRulesets();
-  return { ok: true, changed, bootstrapEnabled: after ? after.includes(BOOTSTRAP_RULESET) : null };
+  return { ok: true, changed, repaired, bootstrapEnabled: after ? after.includes(BOOTSTRAP_RULESET) : null };
 }

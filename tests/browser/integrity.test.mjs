@@ -1,0 +1,143 @@
+// Tamper finding 9: the dynamic rules live in the user's profile. With the browser closed the
+// user replaces a rule in `DNR Extension Rules/<id>/rules.json` by a top-priority allow-everything
+// rule (same count) and deletes the index rules.fbs; Chromium rebuilds its index from the edited
+// file. The worker must not trust a stored digest: at the next start it finds the difference by
+// content, takes the rules out of force before the blocked host is reached, reinstalls the
+// compiled ones and audits `rules_repaired`.
+
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { EXTENSION_ID, hostAvailable, openScenario, sleep } from './lib/harness.mjs';
+
+const GMAIL = 'https://mail.google.com/mail/u/0/';
+const UPLOAD = 'https://content.dropboxapi.com/2/files/upload';
+const ALL_TYPES = ['main_frame', 'sub_frame', 'stylesheet', 'script', 'image', 'font', 'object', 'xmlhttprequest', 'ping', 'csp_report', 'media', 'websocket', 'webtransport', 'webbundle', 'other'];
+
+if (!hostAvailable()) throw new Error('GATEHOUSE_HOST_BIN not built: these scenarios need the real native host');
+
+function rulesDir(s) {
+  return path.join(s.dirs.profile, 'Default', 'DNR Extension Rules', EXTENSION_ID);
+}
+
+/** What a user with a text editor does to the profile while the browser is closed. */
+function tamper(s) {
+  const dir = rulesDir(s);
+  const file = path.join(dir, 'rules.json');
+  const rules = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.ok(rules.length > 1, `compiled rules on disk: ${rules.length}`);
+  rules[0] = { id: rules[0].id, priority: 2 ** 31 - 1, action: { type: 'allow' }, condition: { urlFilter: '*', resourceTypes: ALL_TYPES } };
+  fs.writeFileSync(file, JSON.stringify(rules));
+  fs.rmSync(path.join(dir, 'rules.fbs'), { force: true });
+  return rules.length;
+}
+
+test('a ruleset edited on disk is repaired at the next start before a blocked request gets through', async () => {
+  const first = await openScenario('integrity', {
+    // As deployed (the hardening baseline): no preconnects before the worker runs.
+    chromePolicies: { NetworkPredictionOptions: 2 },
+    policy: { categories: { webmail: { mode: 'block' }, cloud_storage: { mode: 'block' } } },
+    host: true,
+    sentinelHosts: ['mail.google.com', 'content.dropboxapi.com'],
+  });
+  await first.waitForEnforced((st) => st.policy?.source === 'managed' && st.host?.status === 'connected' && st.compiled?.install?.ok, 'rules installed');
+  const compiled = await (await first.worker()).evaluate(() => chrome.declarativeNetRequest.getDynamicRules());
+  await first.stop();
+  const count = tamper(first);
+  assert.equal(count, compiled.length, 'the count is kept, as the attacker would');
+
+  // The next start: an allowed page is already asking for the blocked hosts when the worker runs.
+  const second = await openScenario('integrity', { reuse: first, waitForWorker: false });
+  try {
+    const page = await second.context.newPage();
+    await page.goto('https://intranet.example/');
+    const probe = () => page.evaluate(async ([mail, upload]) => {
+      const out = [];
+      for (const url of [mail, upload]) {
+        try {
+          const r = await fetch(url, { method: url.includes('upload') ? 'POST' : 'GET', body: url.includes('upload') ? 'x' : undefined, mode: 'no-cors' });
+          out.push(r.type);
+        } catch (err) {
+          out.push('failed');
+        }
+      }
+      return out;
+    }, [GMAIL, UPLOAD]);
+    // Probe until the worker reports its start check and the compiled rules installed.
+    const t0 = second.launchedMs;
+    let st = null;
+    for (let i = 0; i < 100 && !st; i++) {
+      await probe();
+      try {
+        const s = await second.status();
+        if (s.readyMs && s.compiled?.install?.ok) st = s;
+      } catch { /* the worker is not answering yet */ }
+      if (!st) await sleep(100);
+    }
+    assert.ok(st, 'the worker became ready');
+    for (let i = 0; i < 8; i++) {
+      await probe();
+      await sleep(200);
+    }
+    assert.deepEqual(second.sentinel.requests.map((r) => `${r.method} ${r.host}${r.url}`), [], 'no probe reached the blocked hosts while the worker started');
+
+    // In force now: exactly the compiled rules.
+    const inForce = await (await second.worker()).evaluate(() => chrome.declarativeNetRequest.getDynamicRules());
+    assert.deepEqual(inForce.filter((r) => r.priority > 10_000), [], 'no top-priority rule left');
+    assert.equal(inForce.length, compiled.length);
+    assert.equal(st.integrity?.status, 'repaired', `start check: ${JSON.stringify(st.integrity)}`);
+    console.log(`launch → rules taken out of force: ${st.integrity.atMs - t0} ms; → compiled rules in: ${st.compiled.atMs - t0} ms; worker start → ready ${st.readyMs - st.startedMs} ms`);
+
+    // A navigation, a fetch, an upload and an iframe: still nothing reaches the blocked hosts.
+    const nav = await second.visit(GMAIL);
+    assert.equal(nav.url, second.blockUrl(GMAIL));
+    await page.evaluate((src) => { const f = document.createElement('iframe'); f.src = src; document.body.append(f); }, 'https://mail.google.com/mail/');
+    await probe();
+    await sleep(500);
+    assert.deepEqual(second.sentinel.requests.map((r) => `${r.method} ${r.host}${r.url}`), [], 'no request reached the blocked hosts, before or after the repair');
+
+    const repaired = await second.waitForAudit((e) => e.kind === 'rules_repaired', 'rules_repaired');
+    assert.equal(repaired.length, 1, JSON.stringify(repaired));
+    assert.equal(repaired[0].phase, 'start');
+    assert.equal(repaired[0].installed, compiled.length);
+  } finally {
+    await second.close();
+  }
+});
+
+test('a clean restart is not reported as a repair, and the timer check finds nothing', async () => {
+  const first = await openScenario('integrity-clean', { policy: { categories: { webmail: { mode: 'block' } } }, host: true });
+  await first.waitForEnforced((st) => st.compiled?.install?.ok && st.host?.status === 'connected', 'rules installed');
+  await first.stop();
+  const second = await openScenario('integrity-clean', { reuse: first });
+  try {
+    const st = await second.waitFor((x) => x.readyMs && x.compiled?.install?.ok, 'ready again');
+    assert.equal(st.integrity?.status, 'verified', JSON.stringify(st.integrity));
+    assert.equal(st.compiled.install.repaired, null);
+    // The timer's check, run now: the rules in force are the compiled ones.
+    const worker = await second.worker();
+    await worker.evaluate(() => new Promise((resolve) => {
+      chrome.alarms.create('gatehouse.integrity', { when: Date.now() });
+      setTimeout(resolve, 1500);
+    }));
+    await sleep(500);
+    assert.deepEqual(second.auditEvents().filter((e) => e.kind === 'rules_repaired'), []);
+
+    // Rules the worker did not grant (e.g. through DevTools on the worker): a session allow-all
+    // rule and a bootstrap rule switched off one by one. The timer check removes and re-enables.
+    await worker.evaluate(async () => {
+      await chrome.declarativeNetRequest.updateSessionRules({ addRules: [{ id: 77, priority: 1e6, action: { type: 'allow' }, condition: { urlFilter: '*', resourceTypes: ['main_frame', 'xmlhttprequest'] } }] });
+      await chrome.declarativeNetRequest.updateStaticRules({ rulesetId: 'bootstrap', disableRuleIds: [1] });
+      chrome.alarms.create('gatehouse.integrity', { when: Date.now() });
+    });
+    const found = await second.waitForAudit((e) => e.kind === 'rules_repaired', 'rules_repaired (timer)');
+    assert.equal(found.length, 1);
+    assert.equal(found[0].phase, 'timer');
+    assert.deepEqual(found[0].found.map((f) => f.ruleset).sort(), ['bootstrap', 'session']);
+    assert.deepEqual(await worker.evaluate(() => chrome.declarativeNetRequest.getSessionRules()), []);
+    assert.deepEqual(await worker.evaluate(() => chrome.declarativeNetRequest.getDisabledRuleIds({ rulesetId: 'bootstrap' })), []);
+  } finally {
+    await second.close();
+  }
+});
