@@ -18,6 +18,7 @@ import { createHostClient } from './js/host.js';
 import { checkAtStart, checkInForce } from './js/integrity.js';
 import { loadPolicy } from './js/policy.js';
 import { BOOTSTRAP_RULESET, installRules } from './js/rules.js';
+import { recheckOpenTabs } from './js/tabs.js';
 
 const ALARM = Object.freeze({
   network: 'gatehouse.network',
@@ -58,6 +59,8 @@ const state = {
   expectedRules: null,
   /** integrity.js checkAtStart: what the worker found in force when it started. */
   integrity: null,
+  /** The last re-check of open tabs and clearing of blocked sites' data. */
+  tabs: null,
   prediction: null,
 };
 
@@ -325,6 +328,28 @@ async function recompile(reason, { force = false } = {}) {
   } else {
     await alarms.clear(ALARM.recompile);
   }
+  await verdictsChanged();
+}
+
+/**
+ * What the rules cannot reach once the verdicts change: open tabs of now-stopped services, and
+ * service workers and caches of now-blocked origins (js/tabs.js, js/sitedata.js).
+ */
+async function verdictsChanged() {
+  state.tabs = await recheckOpenTabs({ stopped: stoppedVerdict, blockUrl, audit });
+}
+
+/** The audit fields of `url`'s verdict when a frame there must not stay open, else null. */
+async function stoppedVerdict(url, type) {
+  let verdict;
+  try {
+    verdict = decide(url, type);
+  } catch {
+    return null;
+  }
+  const stopped = verdict.action === 'block' || (verdict.action === 'warn' && !(await hasProceeded(verdict, url)));
+  if (!stopped) return null;
+  return { action: verdict.action, reason: verdict.reason, category: verdict.category, service: verdict.service?.id ?? null, ...auditLocation(url) };
 }
 
 /** The timer's half of integrity.js: the rules in force against the last compile. */
@@ -459,6 +484,8 @@ async function endProceed(ruleId) {
   await dnr.updateSession({ removeRuleIds: [ruleId] });
   const list = (await proceeds()).filter((p) => p.ruleId !== ruleId);
   await storage.setSession({ [PROCEEDS_KEY]: list });
+  // The continue has ended: a tab still showing the service goes back to the warn page.
+  state.tabs = await recheckOpenTabs({ stopped: stoppedVerdict, blockUrl, audit });
 }
 
 // ---- messages from the extension's own pages -------------------------------------------------
@@ -644,6 +671,7 @@ async function statusSnapshot() {
     problems: state.problems,
     compiled: state.compiled,
     integrity: state.integrity,
+    tabs: state.tabs,
     auditQueue,
     prediction: state.prediction,
     memory: { wasmBytes: wasm?.memory?.buffer?.byteLength ?? null },

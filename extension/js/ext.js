@@ -54,6 +54,15 @@ export const alarms = {
 
 export const tabs = {
   update: (tabId, props) => safe('tabs.update', () => chrome.tabs.update(tabId, props), null),
+  /** Every tab; `url` is filled in for the hosts the extension has access to (<all_urls>), so the
+   * "tabs" permission is not needed (developer.chrome.com/docs/extensions/reference/api/tabs#perms). */
+  query: (info = {}) => safe('tabs.query', () => chrome.tabs.query(info), []),
+  reload: (tabId) => safe('tabs.reload', () => chrome.tabs.reload(tabId, { bypassCache: true })),
+};
+
+export const frames = {
+  /** The frames of a tab, or [] (webNavigation permission). */
+  all: (tabId) => safe('webNavigation.getAllFrames', () => chrome.webNavigation.getAllFrames({ tabId }), []).then((f) => f ?? []),
 };
 
 /**

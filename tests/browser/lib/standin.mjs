@@ -52,8 +52,11 @@ export function parseSni(buf) {
 export async function startStandIn({ name, tls, handler } = {}) {
   const connections = [];
   const requests = [];
-  /** Paths served on 127.0.0.1 itself (update manifest, CRX): path → handler. */
+  /** Paths served on 127.0.0.1 itself (update manifest, CRX): path → handler. Also
+   * `host/path` keys (no leading slash): that path on that host, any host. */
   const routes = new Map();
+  /** WebSocket upgrades: `host/path` → handler(req, socket, head, entry); others are refused. */
+  const upgrades = new Map();
   let nextId = 1;
 
   const onRequest = (secure) => (req, res) => {
@@ -68,6 +71,11 @@ export async function startStandIn({ name, tls, handler } = {}) {
         route(req, res, body, entry);
         return;
       }
+      const siteRoute = routes.get(`${entry.host}${req.url.split('?')[0]}`);
+      if (siteRoute) {
+        siteRoute(req, res, body, entry);
+        return;
+      }
       if (handler && handler(req, res, body, entry) !== false) return;
       const host = entry.host || 'unknown';
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
@@ -77,6 +85,15 @@ export async function startStandIn({ name, tls, handler } = {}) {
   const httpServer = http.createServer(onRequest(false));
   const tlsServer = tls ? https.createServer(tls, onRequest(true)) : null;
   httpServer.keepAliveTimeout = 1000;
+  const onUpgrade = (secure) => (req, socket, head) => {
+    const entry = { atMs: Date.now(), secure, method: req.method, host: (req.headers.host ?? '').replace(/:\d+$/, ''), url: req.url, headers: req.headers, body: '', upgrade: true };
+    requests.push(entry);
+    const upgrade = upgrades.get(`${entry.host}${req.url.split('?')[0]}`);
+    if (upgrade) upgrade(req, socket, head, entry);
+    else socket.destroy();
+  };
+  httpServer.on('upgrade', onUpgrade(false));
+  tlsServer?.on('upgrade', onUpgrade(true));
 
   const sockets = new Set();
   const server = net.createServer((socket) => {
@@ -105,6 +122,7 @@ export async function startStandIn({ name, tls, handler } = {}) {
     name,
     port,
     routes,
+    upgrades,
     connections,
     requests,
     /** Connections and requests that concern `host` (by SNI or Host header). */

@@ -1,0 +1,58 @@
+// Open tabs, when the verdicts change.
+//
+// declarativeNetRequest acts on requests, so a page that loaded while its service was allowed
+// (monitor, warn with a "continue", an approval, out of scope) keeps running — and its WebSocket
+// keeps delivering messages — after the category turns to block, the approval ends or the
+// continue runs out (tamper finding 10). After every change of the rules the worker therefore
+// looks at every open tab: a main frame that is now stopped goes to the block page (which ends
+// the page and its connections); a tab with a stopped subframe is reloaded, so that the rules
+// catch the frame's new request.
+//
+// `tabs.query` fills in `url` for hosts the extension has host access to; with <all_urls> that is
+// every web page, so the "tabs" permission is not needed
+// (https://developer.chrome.com/docs/extensions/reference/api/tabs#perms).
+//
+// Not covered, stated: a WebSocket or fetch that an *allowed* page keeps open to a now-blocked
+// host (the browser lists no connections to extensions); new requests on it are blocked, the open
+// socket lives until the page goes. Service workers of blocked origins: sitedata.js.
+
+import { frames, tabs } from './ext.js';
+
+const WEB = /^https?:/i;
+
+/**
+ * @param {object} o
+ * @param {(url: string, type: 'main_frame'|'sub_frame') => Promise<object|null>} o.stopped
+ *   the verdict when a frame at `url` must not stay open, else null
+ * @param {(url: string) => string} o.blockUrl
+ * @param {(event: object) => void} o.audit
+ * @returns {Promise<{tabs: number, sent: number, reloaded: number, ms: number}>}
+ */
+export async function recheckOpenTabs({ stopped, blockUrl, audit }) {
+  const t0 = Date.now();
+  const all = await tabs.query({});
+  let sent = 0;
+  let reloaded = 0;
+  for (const tab of all) {
+    const url = tab.pendingUrl || tab.url;
+    if (tab.id == null || tab.id < 0 || !url || !WEB.test(url)) continue;
+    const main = await stopped(url, 'main_frame');
+    if (main) {
+      audit({ kind: 'open_tab_blocked', frame: 'main', ...main });
+      await tabs.update(tab.id, { url: blockUrl(url) });
+      sent += 1;
+      continue;
+    }
+    for (const frame of await frames.all(tab.id)) {
+      if (frame.frameId === 0 || !WEB.test(frame.url ?? '')) continue;
+      const sub = await stopped(frame.url, 'sub_frame');
+      if (sub) {
+        audit({ kind: 'open_tab_blocked', frame: 'sub', ...sub });
+        await tabs.reload(tab.id);
+        reloaded += 1;
+        break;
+      }
+    }
+  }
+  return { tabs: all.length, sent, reloaded, ms: Date.now() - t0 };
+}
