@@ -11,13 +11,14 @@
 // waits on the one readiness promise `ready`; work that changes state runs one task at a time
 // through `serial`. No top-level await: a module worker that awaits at top level never runs.
 
-import init, { Engine } from './wasm/gatehouse_core.js';
+import init, { Engine, catalogue } from './wasm/gatehouse_core.js';
 import { alarms, dnr, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
 import { createHostClient } from './js/host.js';
 import { checkAtStart, checkInForce } from './js/integrity.js';
 import { loadPolicy } from './js/policy.js';
 import { BOOTSTRAP_RULESET, installRules } from './js/rules.js';
+import { createSiteData } from './js/sitedata.js';
 import { recheckOpenTabs } from './js/tabs.js';
 
 const ALARM = Object.freeze({
@@ -61,6 +62,7 @@ const state = {
   integrity: null,
   /** The last re-check of open tabs and clearing of blocked sites' data. */
   tabs: null,
+  siteData: null,
   prediction: null,
 };
 
@@ -70,6 +72,7 @@ const auditTrail = createAudit({
   connected: () => state.host.status === 'connected',
 });
 const audit = auditTrail.record;
+const siteData = createSiteData({ audit, catalogue: () => safeCatalogue() });
 /** The wasm instance's exports (for its memory size on the status page). */
 let wasm = null;
 
@@ -128,6 +131,15 @@ async function start() {
     if (existing?.periodInMinutes !== periodInMinutes) await alarms.set(name, { periodInMinutes });
   }
   state.readyMs = Date.now();
+}
+
+function safeCatalogue() {
+  try {
+    return catalogue();
+  } catch (err) {
+    console.error('gatehouse: catalogue', err);
+    return null;
+  }
 }
 
 let queue = Promise.resolve();
@@ -337,6 +349,7 @@ async function recompile(reason, { force = false } = {}) {
  */
 async function verdictsChanged() {
   state.tabs = await recheckOpenTabs({ stopped: stoppedVerdict, blockUrl, audit });
+  state.siteData = await siteData.clearBlocked((url) => decide(url, 'main_frame').action === 'block');
 }
 
 /** The audit fields of `url`'s verdict when a frame there must not stay open, else null. */
@@ -439,6 +452,7 @@ async function observeNavigation(phase, details) {
   }
   if (stopped && verdict.action === 'warn' && (await hasProceeded(verdict, details.url))) {
     audit({ kind: 'loaded', ...base, action: 'allow', reason: 'proceeded' });
+    siteData.seen(details.url);
     return;
   }
   if (stopped) {
@@ -450,6 +464,7 @@ async function observeNavigation(phase, details) {
     return;
   }
   audit({ kind: 'loaded', ...base });
+  siteData.seen(details.url);
 }
 
 // ---- warn mode: "continue" -------------------------------------------------------------------
@@ -672,6 +687,7 @@ async function statusSnapshot() {
     compiled: state.compiled,
     integrity: state.integrity,
     tabs: state.tabs,
+    siteData: state.siteData,
     auditQueue,
     prediction: state.prediction,
     memory: { wasmBytes: wasm?.memory?.buffer?.byteLength ?? null },

@@ -65,6 +65,11 @@ export const frames = {
   all: (tabId) => safe('webNavigation.getAllFrames', () => chrome.webNavigation.getAllFrames({ tabId }), []).then((f) => f ?? []),
 };
 
+export const browsingData = {
+  /** Removes `dataTypes` for exactly `origins`; resolves to {ok, error}. */
+  removeForOrigins: (origins, dataTypes) => attempt('browsingData.remove', () => chrome.browsingData.remove({ origins }, dataTypes)),
+};
+
 /**
  * Turns off network prediction (preconnect/prefetch), which would open TCP and TLS connections to
  * a blocked host before any declarativeNetRequest rule runs (DESIGN.md "Zero contact").

@@ -73,7 +73,7 @@ test('no HTML is built from strings', () => {
 
 test('the manifest asks for the documented permissions only', () => {
   const manifest = JSON.parse(read(EXT, 'manifest.json'));
-  assert.deepEqual(manifest.permissions.sort(), ['alarms', 'declarativeNetRequest', 'nativeMessaging', 'privacy', 'storage', 'webNavigation']);
+  assert.deepEqual(manifest.permissions.sort(), ['alarms', 'browsingData', 'declarativeNetRequest', 'nativeMessaging', 'privacy', 'storage', 'webNavigation']);
   assert.deepEqual(manifest.host_permissions, ['<all_urls>']);
   const readme = read(EXT, 'README.md');
   for (const p of [...manifest.permissions, 'host permissions']) assert.ok(readme.includes(`| \`${p}\``) || readme.includes(`| ${p}`), `README justifies ${p}`);
