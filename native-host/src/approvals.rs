@@ -50,14 +50,42 @@ impl ApprovalDirs {
 
 fn machine_default() -> PathBuf {
     if cfg!(windows) {
-        let base = std::env::var_os("ProgramData")
-            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from);
-        base.join("Gatehouse").join("approvals")
+        program_data().join("Gatehouse").join("approvals")
     } else if cfg!(target_os = "macos") {
         PathBuf::from("/Library/Application Support/Gatehouse/approvals")
     } else {
         PathBuf::from("/etc/gatehouse/approvals")
     }
+}
+
+/// `%ProgramData%` as the OS knows it (`SHGetKnownFolderPath(FOLDERID_ProgramData)`), not the
+/// environment variable: a user can define their own `ProgramData` in `HKCU\Environment` and
+/// point "the machine-wide folder" at one of theirs.
+#[cfg(windows)]
+fn program_data() -> PathBuf {
+    use std::os::windows::ffi::OsStringExt;
+    use windows_sys::Win32::System::Com::CoTaskMemFree;
+    use windows_sys::Win32::UI::Shell::{FOLDERID_ProgramData, SHGetKnownFolderPath};
+    let mut raw: *mut u16 = std::ptr::null_mut();
+    // SAFETY: the GUID is a static; a null token means the current user; `raw` receives a
+    // CoTaskMemAlloc'd, NUL-terminated string (or null), freed below in every case.
+    let hr =
+        unsafe { SHGetKnownFolderPath(&FOLDERID_ProgramData, 0, std::ptr::null_mut(), &mut raw) };
+    let path = (hr >= 0 && !raw.is_null()).then(|| {
+        // SAFETY: on success `raw` is NUL-terminated; we read up to the NUL.
+        let len = (0..).take_while(|&i| unsafe { *raw.add(i) } != 0).count();
+        // SAFETY: `len` u16s before the NUL are initialised.
+        let wide = unsafe { std::slice::from_raw_parts(raw, len) };
+        PathBuf::from(std::ffi::OsString::from_wide(wide))
+    });
+    // SAFETY: CoTaskMemFree accepts null and the pointer SHGetKnownFolderPath returned.
+    unsafe { CoTaskMemFree(raw.cast()) };
+    path.unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
+}
+
+#[cfg(not(windows))]
+fn program_data() -> PathBuf {
+    PathBuf::from(r"C:\ProgramData")
 }
 
 fn user_default() -> Option<PathBuf> {

@@ -35,10 +35,10 @@ impl IdentitySource for WindowsReader {
             .map(|d| d.to_ascii_lowercase());
         // `CORP\alice` for a domain account, `WS01\alice` for a local one.
         let sam = user_name(NameSamCompatible);
+        // Never `%USERNAME%`: the user sets that (issue 9, finding 8).
         let user = sam
             .as_deref()
             .map(|s| s.rsplit('\\').next().unwrap_or(s).to_owned())
-            .or_else(|| std::env::var("USERNAME").ok())
             .unwrap_or_default();
         let principal = if joined {
             // The UPN exists only for directory accounts; a local account on a joined machine
