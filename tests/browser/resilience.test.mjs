@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { blockPageReady, config, hostAvailable, openScenario, sleep, withTimeout } from './lib/harness.mjs';
+import { blockPageReady, config, hostAvailable, openScenario, sleep, unregisterHost, withTimeout } from './lib/harness.mjs';
 
 const GMAIL = 'https://mail.google.com/mail/u/0/';
 const DROPBOX = 'https://www.dropbox.com/home';
@@ -49,7 +49,7 @@ test('host removed: still blocked, and the status page says why', async () => {
     assert.equal(before.url, GMAIL);
 
     // Uninstall the host while the browser runs: registration and binary gone, process ended.
-    fs.rmSync(path.join(s.dirs.profile, 'NativeMessagingHosts'), { recursive: true, force: true });
+    unregisterHost(s.dirs.etc);
     fs.rmSync(hostCopy);
     const pids = processesOf(hostCopy);
     assert.ok(pids.length >= 1, 'the host process was running');

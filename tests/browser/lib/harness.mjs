@@ -1,5 +1,5 @@
 // One browser scenario: a throwaway profile, a private /etc/chromium (managed policy and, when
-// asked, the native-host registration) seen only by this Chromium through its own mount
+// asked, the machine-wide native-host registration) seen only by this Chromium through its own mount
 // namespace, stand-in servers for every host, and the unpacked extension with its fixed key.
 //
 // Environment (set by `cargo xtask test`; defaults suit a developer tree):
@@ -68,7 +68,7 @@ function writeAtomically(file, text) {
  * which /etc/chromium is `etcDir`, then execs Chromium with the arguments Playwright gave
  * (and the inherited --remote-debugging-pipe descriptors). The real /etc is never written.
  */
-function namespaceWrapper(root, etcDir, devLog = null) {
+export function namespaceWrapper(root, etcDir, devLog = null) {
   const script = path.join(root, 'chromium-in-namespace.sh');
   const upper = path.join(root, 'etc-overlay');
   // devLog: a syslog socket (lib/syslog.mjs) to appear at /dev/log for this browser and its
@@ -92,9 +92,14 @@ exec unshare --mount --propagation private -- /bin/sh -c '
   return script;
 }
 
-/** Registers the native host for this profile, the way `gatehouse install` does per user. */
-export function registerHost(profileDir, hostPath) {
-  const dir = path.join(profileDir, 'NativeMessagingHosts');
+/**
+ * Registers the native host machine-wide, as deployed (`gatehouse install-host`): in the
+ * scenario's own /etc/chromium/native-messaging-hosts/. The hardening baseline turns per-user
+ * hosts off (NativeMessagingUserLevelHosts = false), so a registration in the profile would not
+ * be used — and is exactly what a user would plant (tamper-baseline.test.mjs).
+ */
+export function registerHost(etcDir, hostPath) {
+  const dir = path.join(etcDir, 'native-messaging-hosts');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, `${HOST_NAME}.json`), JSON.stringify({
     name: HOST_NAME,
@@ -105,8 +110,8 @@ export function registerHost(profileDir, hostPath) {
   }, null, 2));
 }
 
-export function unregisterHost(profileDir) {
-  fs.rmSync(path.join(profileDir, 'NativeMessagingHosts', `${HOST_NAME}.json`), { force: true });
+export function unregisterHost(etcDir) {
+  fs.rmSync(path.join(etcDir, 'native-messaging-hosts', `${HOST_NAME}.json`), { force: true });
 }
 
 /**
@@ -166,9 +171,15 @@ export async function openScenario(name, o = {}) {
       res.writeHead(200, { 'content-type': 'application/x-chrome-extension' });
       res.end(fs.readFileSync(crx));
     });
+    const updateUrl = `${base}/gatehouse/updates.xml`;
+    const settings = chromePolicies.ExtensionSettings;
     chromePolicies = {
       ...chromePolicies,
-      ExtensionInstallForcelist: [`${EXTENSION_ID};${base}/gatehouse/updates.xml`],
+      // A generated baseline force-installs through its ExtensionSettings entry: point that at
+      // this server; otherwise the plain force-install list.
+      ...(settings?.[EXTENSION_ID]
+        ? { ExtensionSettings: { ...settings, [EXTENSION_ID]: { ...settings[EXTENSION_ID], update_url: updateUrl } } }
+        : { ExtensionInstallForcelist: [`${EXTENSION_ID};${updateUrl}`] }),
       // Lets the driver attach to a policy-installed extension's worker.
       DeveloperToolsAvailability: 1,
     };
@@ -180,8 +191,8 @@ export async function openScenario(name, o = {}) {
   if (!reuse || 'policy' in o) setPolicy(o.policy === undefined ? null : o.policy);
 
   const hostPath = o.host === true ? config.hostBin : o.host || null;
-  if (hostPath) registerHost(dirs.profile, hostPath);
-  else if (o.host === false) unregisterHost(dirs.profile);
+  if (hostPath) registerHost(dirs.etc, hostPath);
+  else if (o.host === false) unregisterHost(dirs.etc);
 
   const sentinelHosts = o.sentinelHosts ?? reuse?.sentinelHosts ?? [];
   const resolverRules = [
