@@ -164,6 +164,9 @@ test('no new profile or Guest window from the profile picker; the policies are a
       BrowserGuestModeEnabled: { value: 'false', status: 'OK' },
       IncognitoModeAvailability: { value: '1', status: 'OK' },
     });
+    // Every name in the generated file is one Chromium knows and applies (no "Unknown policy").
+    const all = await policyStatus(page, Object.keys(chromePolicies));
+    assert.deepEqual(Object.entries(all).filter(([, v]) => v.status !== 'OK'), [], 'every baseline policy applied');
   } finally {
     await s.close();
   }
