@@ -23,13 +23,20 @@ import { recheckOpenTabs } from './js/tabs.js';
 
 const ALARM = Object.freeze({
   network: 'gatehouse.network',
+  approvals: 'gatehouse.approvals',
   integrity: 'gatehouse.integrity',
   recompile: 'gatehouse.recompile',
   hostRetry: 'gatehouse.hostRetry',
   proceedPrefix: 'gatehouse.proceed.',
 });
-/** How often network facts and approval tokens are re-read from the host. */
-const NETWORK_REFRESH_MINUTES = 5;
+/**
+ * How often network facts are re-read from the host: a desktop that joins the internal network
+ * is in scope within this (Chrome fires no alarm sooner than 30 s), or at once where the worker
+ * sees the network change (`online`/`offline`, `navigator.connection`).
+ */
+const NETWORK_REFRESH_MINUTES = 0.5;
+/** How often approval tokens are re-read from the host. */
+const APPROVALS_REFRESH_MINUTES = 5;
 /** How often the rules in force are compared with the compiled ones (integrity.js). */
 const INTEGRITY_CHECK_MINUTES = 5;
 /** How soon to try the host again after it went away (alarms cannot fire sooner than 30 s). */
@@ -98,6 +105,11 @@ chrome.webNavigation.onHistoryStateUpdated.addListener((d) => {
   ready.then(() => observeNavigation('history', d)).catch((e) => console.error('gatehouse: navigation', e));
 });
 chrome.runtime.onMessage.addListener(onMessage);
+// A network change is the moment scope may change: re-read the facts at once rather than at the
+// next alarm (these fire only while the worker runs; the 30-second alarm covers the rest).
+self.addEventListener('online', () => whenReady('online', () => refreshNetworkNow('network online')));
+self.addEventListener('offline', () => whenReady('offline', () => refreshNetworkNow('network offline')));
+navigator.connection?.addEventListener?.('change', () => whenReady('connection', () => refreshNetworkNow('connection changed')));
 
 const ready = start();
 
@@ -126,7 +138,8 @@ async function start() {
   state.policy = await loadPolicy(Engine);
   await refreshFromHost();
   await recompile('start', { force: true });
-  for (const [name, periodInMinutes] of [[ALARM.network, NETWORK_REFRESH_MINUTES], [ALARM.integrity, INTEGRITY_CHECK_MINUTES]]) {
+  const periodic = [[ALARM.network, NETWORK_REFRESH_MINUTES], [ALARM.approvals, APPROVALS_REFRESH_MINUTES], [ALARM.integrity, INTEGRITY_CHECK_MINUTES]];
+  for (const [name, periodInMinutes] of periodic) {
     const existing = await safe('alarms.get', () => chrome.alarms.get(name), null);
     if (existing?.periodInMinutes !== periodInMinutes) await alarms.set(name, { periodInMinutes });
   }
@@ -155,7 +168,8 @@ function whenReady(label, task) {
 }
 
 async function onAlarm(alarm) {
-  if (alarm.name === ALARM.network) return refreshPeriodic();
+  if (alarm.name === ALARM.network) return refreshPeriodic('network');
+  if (alarm.name === ALARM.approvals) return refreshPeriodic('approvals');
   if (alarm.name === ALARM.integrity) return checkRulesInForce();
   if (alarm.name === ALARM.recompile) return recompile('scheduled change');
   if (alarm.name === ALARM.hostRetry) {
@@ -267,13 +281,26 @@ async function refreshApprovals() {
   }
 }
 
-async function refreshPeriodic() {
+/** The network facts (every 30 s) or the approval tokens (every 5 minutes), again. */
+async function refreshPeriodic(what) {
   if (state.host.status !== 'connected') {
     if (await refreshFromHost()) await recompile('host available');
     return;
   }
-  const [network, approvals] = await Promise.all([refreshNetwork(), refreshApprovals()]);
-  if (network || approvals) await recompile(network ? 'network changed' : 'approvals changed');
+  if (what === 'network' && (await refreshNetwork())) await recompile('network changed');
+  if (what === 'approvals' && (await refreshApprovals())) await recompile('approvals changed');
+}
+
+let lastNetworkEventMs = 0;
+/** A network change event: facts now, at most once every 2 s (events come in bursts). */
+async function refreshNetworkNow(reason) {
+  if (Date.now() - lastNetworkEventMs < 2000) return;
+  lastNetworkEventMs = Date.now();
+  if (state.host.status !== 'connected') {
+    if (await refreshFromHost()) await recompile('host available');
+  } else if (await refreshNetwork()) {
+    await recompile(reason);
+  }
 }
 
 // ---- compiling and installing rules ----------------------------------------------------------

@@ -294,7 +294,7 @@ function dropIntoMachineFolder(tokenFile, name) {
 
 test('a token dropped into the machine-wide folder opens access: at once with "Check again", and on the periodic re-read', async (t) => {
   const sw = await s.worker();
-  const periodic = await sw.evaluate(() => chrome.alarms.get('gatehouse.network'));
+  const periodic = await sw.evaluate(() => chrome.alarms.get('gatehouse.approvals'));
   assert.equal(periodic?.periodInMinutes, 5, 'approvals are re-read from the host every 5 minutes');
   t.diagnostic(`periodic re-read of the approval folders: every ${periodic.periodInMinutes} min; next in ${Math.round((periodic.scheduledTime - Date.now()) / 1000)} s`);
 
@@ -321,12 +321,12 @@ test('a token dropped into the machine-wide folder opens access: at once with "C
   dropIntoMachineFolder(mega.file, 'survey-mega');
   await assertBlocked(MEGA);
   const dueMs = Date.now();
-  await sw.evaluate(() => chrome.alarms.create('gatehouse.network', { when: Date.now() + 500, periodInMinutes: 5 }));
+  await sw.evaluate(() => chrome.alarms.create('gatehouse.approvals', { when: Date.now() + 500, periodInMinutes: 5 }));
   const st = await s.waitForEnforced((x) => x.approvals.some((a) => a.id === mega.claims.jti) && x.compiled?.reason === 'approvals changed', 'the periodic re-read', 15_000);
   t.diagnostic(`periodic alarm due → approval in force in ${Date.now() - dueMs} ms`);
   assert.equal(st.approvals.find((a) => a.id === mega.claims.jti).source, 'machine');
   await assertLoads(MEGA);
-  assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.network')))?.periodInMinutes, 5, 'the periodic alarm goes on');
+  assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.approvals')))?.periodInMinutes, 5, 'the periodic alarm goes on');
   await page.close();
 });
 

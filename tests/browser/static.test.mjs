@@ -82,6 +82,8 @@ test('the manifest asks for the documented permissions only', () => {
   assert.equal(manifest.background.type, 'module');
   assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'bootstrap', enabled: true, path: 'rules/bootstrap.json' }]);
   assert.equal(manifest.storage.managed_schema, 'managed_schema.json');
+  // Web pages cannot probe chrome-extension://<fixed id>/block.html (tamper finding 8).
+  for (const entry of manifest.web_accessible_resources) assert.equal(entry.use_dynamic_url, true, JSON.stringify(entry.resources));
 });
 
 test('the extension id follows from the manifest key', async () => {
