@@ -59,7 +59,8 @@ export function createSiteData({ audit, catalogue }) {
     const origin = originOf(url);
     if (!origin) return Promise.resolve();
     return store.update((v) => {
-      if (v.seen[origin] === url && !(origin in v.cleared)) return { write: false };
+      // One write per origin while it stays open, not one per navigation inside it.
+      if (origin in v.seen && !(origin in v.cleared)) return { write: false };
       delete v.cleared[origin];
       v.seen[origin] = url;
       const keys = Object.keys(v.seen);
