@@ -47,6 +47,8 @@ const MIN_PROCEED_REASON = 5;
 const MIN_JUSTIFICATION = 10;
 const MAX_TEXT = 2000;
 const PROCEEDS_KEY = 'gatehouse.proceeds';
+/** Set in storage.session once this browser session's first worker start is done. */
+const SESSION_STARTED_KEY = 'gatehouse.sessionStarted';
 const BLOCK_PAGE = chrome.runtime.getURL('block.html');
 
 /** Everything derived at run time; reset piecewise, never replaced. */
@@ -117,10 +119,12 @@ const ready = start();
 
 async function start() {
   // First, before anything can navigate: no speculative connections to blocked hosts, and none
-  // of the rules in force that this worker did not install (integrity.js).
+  // of the rules in force that this worker did not install (integrity.js). storage.session
+  // outlives a worker stopped when idle, not the browser: the first start of a session re-indexes.
+  const browserStart = !(await storage.session(SESSION_STARTED_KEY))[SESSION_STARTED_KEY];
   const [prediction, integrity] = await Promise.all([
     disableNetworkPrediction(),
-    checkAtStart({ bootstrap: BOOTSTRAP_RULESET }),
+    checkAtStart({ bootstrap: BOOTSTRAP_RULESET, reindex: browserStart }),
   ]);
   state.prediction = prediction;
   state.integrity = integrity;
@@ -137,7 +141,8 @@ async function start() {
   }
   state.policy = await loadPolicy(Engine);
   await refreshFromHost();
-  await recompile('start', { force: true });
+  await recompile('start', { force: browserStart });
+  await storage.setSession({ [SESSION_STARTED_KEY]: Date.now() });
   const periodic = [[ALARM.network, NETWORK_REFRESH_MINUTES], [ALARM.approvals, APPROVALS_REFRESH_MINUTES], [ALARM.integrity, INTEGRITY_CHECK_MINUTES]];
   for (const [name, periodInMinutes] of periodic) {
     const existing = await safe('alarms.get', () => chrome.alarms.get(name), null);

@@ -9,9 +9,11 @@
 //    compared with a digest of what the worker itself read back after its last install. A
 //    difference removes every dynamic rule and turns the bootstrap ruleset on (every catalogue
 //    host blocked) until the compiled rules are installed — fail closed, within milliseconds of
-//    the worker starting. When they match, the same rules are installed again so that Chromium
-//    rebuilds its index from them (an edited rules.fbs with a forged checksum is not used).
-// 2. The first compile after a start installs unconditionally (rules.js `force`).
+//    the worker starting. When they match, at the first worker start of a browser session, the
+//    same rules are installed again so that Chromium rebuilds its index from them (an edited
+//    rules.fbs with a forged checksum is not used). Chromium reads the files only when it loads
+//    the extension, so later worker starts in the same session (after idle) only compare.
+// 2. The first compile of a browser session installs unconditionally (rules.js `force`).
 // 3. On a timer (`checkInForce`): dynamic rules against the last compile's content, session
 //    rules against the warn-mode continues the worker granted, the bootstrap ruleset's state and
 //    its individually disabled rules. What differs is repaired and audited (`rules_repaired`).
@@ -71,7 +73,7 @@ export function firstDifference(installed, expected) {
  * Step 1, before anything else at worker start. Never throws.
  * @returns {Promise<{status: 'verified'|'empty'|'repaired', atMs: number, installed: number, difference?: object}>}
  */
-export async function checkAtStart({ bootstrap }) {
+export async function checkAtStart({ bootstrap, reindex = true }) {
   const atMs = Date.now();
   const rules = await dnr.dynamicRules();
   await enableStaticRules(bootstrap);
@@ -80,8 +82,8 @@ export async function checkAtStart({ bootstrap }) {
   const digest = await sha256(rulesText(rules));
   if (record && digest === record.installedDigest) {
     // Same content as the worker last read back: install it again so that Chromium re-indexes it.
-    await dnr.updateDynamic({ removeRuleIds: rules.map((r) => r.id), addRules: rules });
-    return { status: 'verified', atMs, installed: rules.length };
+    if (reindex) await dnr.updateDynamic({ removeRuleIds: rules.map((r) => r.id), addRules: rules });
+    return { status: 'verified', atMs, installed: rules.length, reindexed: reindex };
   }
   // Not what this worker installed (or no record of it): nothing of it stays in force.
   await dnr.updateRulesets({ enableRulesetIds: [bootstrap] });

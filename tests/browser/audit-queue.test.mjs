@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostAvailable, openScenario, sleep, withTimeout } from './lib/harness.mjs';
+import { hostAvailable, openScenario, sleep } from './lib/harness.mjs';
+import { stopWorker } from './lib/worker.mjs';
 
 const BLOCKED = [
   'https://mail.google.com/mail/u/0/',
@@ -16,25 +17,6 @@ const BLOCKED = [
 ];
 
 if (!hostAvailable()) throw new Error('GATEHOUSE_HOST_BIN not built: these scenarios need the real native host');
-
-/** Stops the extension's service worker the way DevTools does. */
-async function stopWorker(s) {
-  const page = await s.context.newPage();
-  await page.goto(s.extensionUrl('status.html'));
-  const cdp = await s.context.newCDPSession(page);
-  const versions = [];
-  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => versions.push(...v));
-  await cdp.send('ServiceWorker.enable');
-  await sleep(300);
-  const running = versions.find((v) => v.scriptURL.startsWith(s.extensionUrl('')) && v.runningStatus === 'running');
-  const stopped = new Promise((resolve) => cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => {
-    if (v.some((x) => x.versionId === running?.versionId && x.runningStatus === 'stopped')) resolve();
-  }));
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  await withTimeout(stopped, 20_000, 'the worker to stop');
-  await cdp.detach();
-  await page.close();
-}
 
 test('events queued while the host is unavailable reach its log after a browser restart', async () => {
   const first = await openScenario('audit-queue', { policy: null, host: false });

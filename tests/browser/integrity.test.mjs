@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { EXTENSION_ID, hostAvailable, openScenario, sleep } from './lib/harness.mjs';
+import { stopWorker } from './lib/worker.mjs';
 
 const GMAIL = 'https://mail.google.com/mail/u/0/';
 const UPLOAD = 'https://content.dropboxapi.com/2/files/upload';
@@ -114,7 +115,14 @@ test('a clean restart is not reported as a repair, and the timer check finds not
   try {
     const st = await second.waitFor((x) => x.readyMs && x.compiled?.install?.ok, 'ready again');
     assert.equal(st.integrity?.status, 'verified', JSON.stringify(st.integrity));
+    assert.equal(st.integrity.reindexed, true, 'the first start of a browser session re-indexes');
     assert.equal(st.compiled.install.repaired, null);
+    // A worker stopped when idle and woken again in the same session only compares.
+    if (second.probe) await second.probe.close();
+    await stopWorker(second);
+    const woken = await second.waitFor((x) => x.readyMs && x.startedMs > st.startedMs, 'the worker started again');
+    assert.deepEqual([woken.integrity.status, woken.integrity.reindexed], ['verified', false]);
+    assert.equal(woken.compiled.install.changed, false);
     // The timer's check, run now: the rules in force are the compiled ones.
     const worker = await second.worker();
     await worker.evaluate(() => new Promise((resolve) => {
