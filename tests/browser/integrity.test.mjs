@@ -34,22 +34,33 @@ function tamper(s) {
   return rules.length;
 }
 
-test('a ruleset edited on disk is repaired at the next start before a blocked request gets through', async () => {
-  const first = await openScenario('integrity', {
+// Unpacked (--load-extension): Chromium re-enables the bootstrap ruleset at every load, which by
+// itself holds the first seconds. Force-installed, as deployed: the ruleset stays off across
+// restarts, so the worker's start check alone stands between the edited rules and the network.
+for (const forceInstall of [false, true]) {
+  test(`a ruleset edited on disk is repaired at the next start before a blocked request gets through (${forceInstall ? 'force-installed' : 'unpacked'})`, async () => {
+    await editedRuleset(forceInstall ? 'integrity-forced' : 'integrity', forceInstall);
+  });
+}
+
+async function editedRuleset(name, forceInstall) {
+  const first = await openScenario(name, {
+    forceInstall,
     // As deployed (the hardening baseline): no preconnects before the worker runs.
     chromePolicies: { NetworkPredictionOptions: 2 },
     policy: { categories: { webmail: { mode: 'block' }, cloud_storage: { mode: 'block' } } },
     host: true,
     sentinelHosts: ['mail.google.com', 'content.dropboxapi.com'],
   });
-  await first.waitForEnforced((st) => st.policy?.source === 'managed' && st.host?.status === 'connected' && st.compiled?.install?.ok, 'rules installed');
+  await first.waitForEnforced((st) => st.policy?.source === 'managed' && st.host?.status === 'connected' && st.compiled?.install?.ok, 'rules installed', 60_000);
+  if (forceInstall) assert.deepEqual(await (await first.worker()).evaluate(() => chrome.declarativeNetRequest.getEnabledRulesets()), []);
   const compiled = await (await first.worker()).evaluate(() => chrome.declarativeNetRequest.getDynamicRules());
   await first.stop();
   const count = tamper(first);
   assert.equal(count, compiled.length, 'the count is kept, as the attacker would');
 
   // The next start: an allowed page is already asking for the blocked hosts when the worker runs.
-  const second = await openScenario('integrity', { reuse: first, waitForWorker: false });
+  const second = await openScenario(name, { reuse: first, forceInstall, waitForWorker: false });
   try {
     const page = await second.context.newPage();
     await page.goto('https://intranet.example/');
@@ -88,7 +99,7 @@ test('a ruleset edited on disk is repaired at the next start before a blocked re
     assert.deepEqual(inForce.filter((r) => r.priority > 10_000), [], 'no top-priority rule left');
     assert.equal(inForce.length, compiled.length);
     assert.equal(st.integrity?.status, 'repaired', `start check: ${JSON.stringify(st.integrity)}`);
-    console.log(`launch → rules taken out of force: ${st.integrity.atMs - t0} ms; → compiled rules in: ${st.compiled.atMs - t0} ms; worker start → ready ${st.readyMs - st.startedMs} ms`);
+    console.log(`${name}: launch → worker start ${st.startedMs - t0} ms; → rules taken out of force: ${st.integrity.atMs - t0} ms; → compiled rules in: ${st.compiled.atMs - t0} ms; worker start → ready ${st.readyMs - st.startedMs} ms`);
 
     // A navigation, a fetch, an upload and an iframe: still nothing reaches the blocked hosts.
     const nav = await second.visit(GMAIL);
@@ -105,7 +116,7 @@ test('a ruleset edited on disk is repaired at the next start before a blocked re
   } finally {
     await second.close();
   }
-});
+}
 
 test('a clean restart is not reported as a repair, and the timer check finds nothing', async () => {
   const first = await openScenario('integrity-clean', { policy: { categories: { webmail: { mode: 'block' } } }, host: true });
