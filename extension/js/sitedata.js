@@ -35,7 +35,9 @@ function originOf(url) {
 /** [origin, url] for each catalogue pattern: the URL is what the verdict is asked about. */
 export function catalogueOrigins(catalogue) {
   const out = [];
-  for (const service of catalogue?.services ?? []) {
+  // wasm-core's `catalogue()` is the list of services.
+  const services = Array.isArray(catalogue) ? catalogue : catalogue?.services ?? [];
+  for (const service of services) {
     for (const pattern of service.patterns ?? []) {
       const text = String(pattern).replace(/^=|^\*\./, '');
       const host = text.split('/')[0];
