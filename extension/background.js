@@ -121,10 +121,11 @@ async function start() {
   // First, before anything can navigate: no speculative connections to blocked hosts, and none
   // of the rules in force that this worker did not install (integrity.js). storage.session
   // outlives a worker stopped when idle, not the browser: the first start of a session re-indexes.
-  const browserStart = !(await storage.session(SESSION_STARTED_KEY))[SESSION_STARTED_KEY];
-  const [prediction, integrity] = await Promise.all([
+  const session = storage.session(SESSION_STARTED_KEY).then((got) => !got[SESSION_STARTED_KEY]);
+  const [prediction, integrity, browserStart] = await Promise.all([
     disableNetworkPrediction(),
-    checkAtStart({ bootstrap: BOOTSTRAP_RULESET, reindex: browserStart }),
+    checkAtStart({ bootstrap: BOOTSTRAP_RULESET, reindex: session }),
+    session,
   ]);
   state.prediction = prediction;
   state.integrity = integrity;

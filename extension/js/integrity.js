@@ -71,19 +71,27 @@ export function firstDifference(installed, expected) {
 
 /**
  * Step 1, before anything else at worker start. Never throws.
- * @returns {Promise<{status: 'verified'|'empty'|'repaired', atMs: number, installed: number, difference?: object}>}
+ * @param {{bootstrap: string, reindex?: boolean|Promise<boolean>}} o reindex: install matching
+ *   rules again (the first start of a browser session)
+ * @returns {Promise<{status: 'verified'|'empty'|'repaired', atMs: number, doneMs: number, installed: number, difference?: string}>}
+ *   atMs when the check began, doneMs when what it found was out of force
  */
 export async function checkAtStart({ bootstrap, reindex = true }) {
   const atMs = Date.now();
-  const rules = await dnr.dynamicRules();
-  await enableStaticRules(bootstrap);
-  const record = await installRecord();
-  if (!rules.length && (!record || record.count === 0)) return { status: 'empty', atMs, installed: 0 };
+  // Everything read at once: this runs before anything else in the worker, and every
+  // millisecond here is one in which the profile's rules alone are in force.
+  const [rules, record] = await Promise.all([dnr.dynamicRules(), installRecord(), enableStaticRules(bootstrap)]);
+  if (!record && !rules.length) {
+    // A first install — or the rules and the record of them both deleted: the bootstrap ruleset
+    // holds until the first compile either way (it is on after an install already).
+    await dnr.updateRulesets({ enableRulesetIds: [bootstrap] });
+    return { status: 'empty', atMs, doneMs: Date.now(), installed: 0 };
+  }
   const digest = await sha256(rulesText(rules));
   if (record && digest === record.installedDigest) {
     // Same content as the worker last read back: install it again so that Chromium re-indexes it.
-    if (reindex) await dnr.updateDynamic({ removeRuleIds: rules.map((r) => r.id), addRules: rules });
-    return { status: 'verified', atMs, installed: rules.length, reindexed: reindex };
+    if (await reindex) await dnr.updateDynamic({ removeRuleIds: rules.map((r) => r.id), addRules: rules });
+    return { status: 'verified', atMs, doneMs: Date.now(), installed: rules.length, reindexed: await reindex };
   }
   // Not what this worker installed (or no record of it): nothing of it stays in force.
   await dnr.updateRulesets({ enableRulesetIds: [bootstrap] });
@@ -92,6 +100,7 @@ export async function checkAtStart({ bootstrap, reindex = true }) {
   return {
     status: 'repaired',
     atMs,
+    doneMs: Date.now(),
     installed: rules.length,
     expected: record?.count ?? null,
     difference: record ? 'content differs from the last install' : 'no record of an install',
