@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use crate::{step, tools};
+use crate::{step, tools, Built};
 
 /// The host's registered name, as `native-host/src/install.rs` has it.
 const HOST_NAME: &str = "org.gatehouse.host";
@@ -63,6 +63,34 @@ pub(crate) struct DistArgs {
     #[arg(long)]
     twice: bool,
 }
+
+/// The base URL the tests' release is built for: the browser test maps the host to its stand-in.
+const TEST_BASE_URL: &str = "https://updates.gatehouse.test/gatehouse";
+
+/// `cargo xtask test`'s release step: `dist --twice` (reproducible), then tests/release/ — the
+/// MSI read back and installed under Wine, every template validated. The browser suite's
+/// deploy.test.mjs installs the same folder's .deb.
+pub(crate) fn release_tests(root: &Path, built: &Built) -> Result<()> {
+    let args = DistArgs {
+        key: None,
+        base_url: TEST_BASE_URL.into(),
+        store_id: None,
+        edge_store_id: None,
+        twice: true,
+    };
+    let release = dist(root, &args)?;
+    if !Path::new(WINE).exists() {
+        apt_install(&["wine64"])?;
+    }
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-concurrency=1", "tests/release/"])
+        .env("GATEHOUSE_DIST_DIR", &release)
+        .env("GATEHOUSE_CLI_BIN", &built.cli_bin);
+    step("release artefacts: MSI (msitools, Wine), policy templates", node)
+}
+
+/// Debian's wine64 (Wine 8), for the MSI test.
+const WINE: &str = "/usr/lib/wine/wine64";
 
 /// Builds the release folder (twice with `--twice`); returns it.
 pub(crate) fn dist(root: &Path, args: &DistArgs) -> Result<PathBuf> {
@@ -166,13 +194,14 @@ fn dist_once(root: &Path, args: &DistArgs, target_dir: &Path, out_root: &Path) -
 
     let messages = message_dll(&stage.join("messages"))?;
     let msi = out.join(format!("gatehouse-{version}-x64.msi"));
-    build_msi(&stage.join("msi"), &bins, &messages, &id, &version, epoch, &msi)?;
+    let product_code = build_msi(&stage.join("msi"), &bins, &messages, &id, &version, epoch, &msi)?;
     let deb = out.join(format!("gatehouse_{version}_amd64.deb"));
     build_deb(root, &stage.join("deb"), &out, &id, &version, epoch, &deb)?;
 
     write(
         &out.join("RELEASE.md"),
-        release_notes(&version, &id, &public_der, &base_url, &crx_name, args).as_bytes(),
+        release_notes(&version, &id, &public_der, &base_url, &crx_name, &product_code, args)
+            .as_bytes(),
     )?;
     let sums = checksums(&out)?;
     write(&out.join("SHA256SUMS"), sums.as_bytes())?;
@@ -353,12 +382,13 @@ fn build_binaries(root: &Path, target_dir: &Path, epoch: u64) -> Result<Binaries
             .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", &remap);
     };
     let target_dir_arg = target_dir.to_string_lossy().into_owned();
-    let mut native = crate::cargo(&[
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "gatehouse-host",
+    let mut args = vec!["build", "--release", "--locked", "-p", "gatehouse-host"];
+    // The CLI `gatehouse` lives in its own crate once admin/ exists (the desktop host carries
+    // no signing code), in gatehouse-host before that.
+    if root.join("admin/Cargo.toml").exists() {
+        args.extend(["-p", "gatehouse-admin"]);
+    }
+    args.extend([
         "--bins",
         "--target",
         LINUX,
@@ -367,6 +397,7 @@ fn build_binaries(root: &Path, target_dir: &Path, epoch: u64) -> Result<Binaries
         "--target-dir",
         &target_dir_arg,
     ]);
+    let mut native = crate::cargo(&args);
     env(&mut native);
     step("release build: host and CLI for Linux and Windows x86_64", native)?;
     let mut wasm = crate::cargo(&[
@@ -658,7 +689,8 @@ fn guid(seed: &[u8]) -> String {
 }
 
 /// The MSI: the host, the CLI, its manifest (path relative to itself), the native-messaging
-/// registrations under HKLM for Chrome, Edge and Chromium, and the Event Log source.
+/// registrations under HKLM for Chrome, Edge and Chromium, and the Event Log source. Returns
+/// the product code.
 fn build_msi(
     dir: &Path,
     bins: &Binaries,
@@ -667,7 +699,7 @@ fn build_msi(
     version: &str,
     epoch: u64,
     msi: &Path,
-) -> Result<()> {
+) -> Result<String> {
     mkdir(dir)?;
     copy(&bins.windows_host, &dir.join("gatehouse-host.exe"), 0o755)?;
     copy(&bins.windows_cli, &dir.join("gatehouse.exe"), 0o755)?;
@@ -699,7 +731,8 @@ fn build_msi(
     }
     let bytes = std::fs::read(&built).context("reading the MSI wixl wrote")?;
     let fixed = fix_msi_summary(&built, bytes, &format!("{{{}}}", guid(&seed)), epoch)?;
-    write(msi, &fixed)
+    write(msi, &fixed)?;
+    Ok(format!("{{{product_code}}}"))
 }
 
 fn wxs(product_code: &str, version: &str) -> String {
@@ -931,6 +964,7 @@ fn release_notes(
     public_der: &[u8],
     base_url: &str,
     crx: &str,
+    product_code: &str,
     args: &DistArgs,
 ) -> String {
     let fingerprint: String =
@@ -948,7 +982,8 @@ fn release_notes(
          Built by `cargo xtask dist` (reproducible: the same commit, key and base URL give the same bytes).\n\n\
          - Extension id (self-hosted): `{id}`\n\
          - Release key: SHA-256 of its public key `{fingerprint}`\n\
-         - Update URL for the policy: `{base_url}/updates.xml` (serves `{crx}`)\n\n\
+         - Update URL for the policy: `{base_url}/updates.xml` (serves `{crx}`)\n\
+         - MSI product code (detection rules, `msiexec /x`): `{product_code}`\n\n\
          | file | what |\n|---|---|\n\
          | `{crx}` | the extension, CRX3 signed with the release key: publish beside `updates.xml` |\n\
          | `updates.xml` | the update manifest the force-install policy names |\n\
