@@ -68,7 +68,8 @@ for (const [what, url, host] of CASES) {
       `nothing reached ${host}; the page saw ${JSON.stringify(seen)}`);
     assert.equal(seen.fetch.ok, false, `fetch is refused: ${seen.fetch.detail}`);
     assert.equal(seen.upload.ok, false, `upload is refused: ${seen.upload.detail}`);
-    assert.ok(seen.main_frame.startsWith(s.extensionUrl('block.html')), `main frame lands on the block page, not ${seen.main_frame}`);
+    // The block page, at the extension's id or its dynamic URL (use_dynamic_url).
+    assert.match(seen.main_frame, /^chrome-extension:\/\/[^/]+\/block\.html#/, 'main frame lands on the block page');
     assert.ok(s.web.requests.slice(start).some((r) => r.host === 'intranet.example'), 'the allowed page itself was served');
   });
 }

@@ -148,7 +148,20 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
             "Not a web address; Gatehouse does not apply.".into(),
         );
     }
-    let Some(hit) = policy.classify(request) else {
+    // A translate frontend may carry several sites (`Request::alternatives`): the first that is
+    // categorised decides, as any of the compiled rules' `?u=` spellings would match.
+    let carried;
+    let (request, hit) = match policy.classify(request) {
+        Some(hit) => (request, Some(hit)),
+        None => match request.alternatives().find_map(|r| policy.classify(&r).map(|h| (r, h))) {
+            Some((r, hit)) => {
+                carried = r;
+                (&carried, Some(hit))
+            }
+            None => (request, None),
+        },
+    };
+    let Some(hit) = hit else {
         return base(
             Action::Allow,
             Reason::Uncategorised,

@@ -10,6 +10,7 @@
 mod catalogue;
 mod context;
 mod decide;
+mod dnr;
 mod matcher;
 mod pattern;
 mod policy;

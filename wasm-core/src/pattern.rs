@@ -161,7 +161,7 @@ pub fn path_within(path: &str, prefix: &str) -> bool {
 }
 
 /// Bytes that DNR does not treat as a separator: letters, digits and `_ - . %`.
-fn is_name_byte(c: u8) -> bool {
+pub(crate) fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'%')
 }
 
@@ -180,6 +180,12 @@ pub fn normalise_host(raw: &str) -> Option<String> {
     (!host.is_empty() && !host.contains("..")).then_some(host)
 }
 
+/// RFC 3986 §2.3 unreserved characters: their percent-escapes name the same resource, so
+/// [`normalise_path`] decodes them and the rule compiler spells both forms.
+pub(crate) fn is_unreserved(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~')
+}
+
 /// Decodes percent-escapes of unreserved characters (RFC 3986 §2.3: they name the same
 /// resource), so `/%6Dessages` is seen as `/messages`. Other escapes stay as they are.
 pub fn normalise_path(path: &str) -> std::borrow::Cow<'_, str> {
@@ -194,7 +200,7 @@ pub fn normalise_path(path: &str) -> std::borrow::Cow<'_, str> {
             let decoded = std::str::from_utf8(&bytes[i + 1..i + 3])
                 .ok()
                 .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'));
+                .filter(|&c| is_unreserved(c));
             if let Some(c) = decoded {
                 out.push(char::from(c));
                 i += 3;

@@ -4,7 +4,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::pattern::{normalise_host, normalise_path};
+use crate::pattern::{host_within, normalise_host, normalise_path};
 
 /// How many wrappers (`view-source:blob:https://…`) are peeled before giving up.
 const MAX_UNWRAP: usize = 4;
@@ -120,6 +120,9 @@ pub struct Request {
     url: String,
     resource_type: ResourceType,
     web: Option<WebTarget>,
+    /// Other sites the request may carry (a translate frontend's further `u` readings, then the
+    /// frontend itself), tried in order after `web`. Empty, and unallocated, for most requests.
+    also: Box<[WebTarget]>,
 }
 
 /// The host and path a web request really reaches, after unwrapping.
@@ -164,7 +167,12 @@ impl Request {
             return Err(RequestError::TooLong(url.len()));
         }
         if let Some(web) = canonical_web_target(url) {
-            return Ok(Self { url: url.to_owned(), resource_type, web: Some(web) });
+            return Ok(Self {
+                url: url.to_owned(),
+                resource_type,
+                web: Some(web),
+                also: Box::new([]),
+            });
         }
         let mut parsed = url::Url::parse(url).map_err(|e| RequestError::InvalidUrl {
             url: url.chars().take(200).collect(),
@@ -183,7 +191,9 @@ impl Request {
                 None => break,
             }
         }
-        Ok(Self { url: url.to_owned(), resource_type, web: web_target(&parsed) })
+        let mut targets = web_targets(&parsed).into_iter();
+        let web = targets.next();
+        Ok(Self { url: url.to_owned(), resource_type, web, also: targets.collect() })
     }
 
     /// The URL exactly as given.
@@ -217,18 +227,45 @@ impl Request {
     pub(crate) fn target(&self) -> Option<&WebTarget> {
         self.web.as_ref()
     }
+
+    /// The same request aimed at each further site it may carry (see `also`), in order.
+    pub(crate) fn alternatives(&self) -> impl Iterator<Item = Request> + '_ {
+        self.also.iter().map(|web| Self {
+            url: self.url.clone(),
+            resource_type: self.resource_type,
+            web: Some(web.clone()),
+            also: Box::new([]),
+        })
+    }
 }
 
-fn web_target(url: &url::Url) -> Option<WebTarget> {
-    let scheme = web_scheme(url.scheme())?;
+/// Where a parsed web URL goes: the site it reaches, or for a translate frontend every site its
+/// `u` parameters name first and the frontend itself last.
+fn web_targets(url: &url::Url) -> Vec<WebTarget> {
+    let Some(scheme) = web_scheme(url.scheme()) else { return Vec::new() };
     // The WHATWG parser has already lowercased, IDNA-mapped and IPv4-canonicalised the host;
     // only the trailing dot (same host) is left to drop. Parsing it again would only repeat
     // that work.
-    let host = trim_host(url.host_str()?)?;
-    if let Some(carried) = translate_proxy_target(host, url) {
-        return Some(carried);
+    let Some(host) = url.host_str().and_then(trim_host) else { return Vec::new() };
+    if let Some(carried) = translate_goog_target(host, url) {
+        return vec![carried];
     }
-    Some(WebTarget::new(scheme, host, url.path(), url.port()))
+    let own = WebTarget::new(scheme, host, url.path(), url.port());
+    if !is_translate_frontend(host) {
+        return vec![own];
+    }
+    let mut targets: Vec<WebTarget> = url
+        .query()
+        .map(translate_u_hosts)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|carried| WebTarget {
+            via_proxy: Some(host.to_owned()),
+            ..WebTarget::new(scheme, &carried, "/", None)
+        })
+        .collect();
+    targets.push(own);
+    targets
 }
 
 fn web_scheme(scheme: &str) -> Option<&'static str> {
@@ -313,37 +350,107 @@ fn plain_path(path: &str) -> Option<&str> {
 }
 
 /// Google Translate's web proxy re-hosts `mail.google.com` as `mail-google-com.translate.goog`
-/// (`-` ↔ `.`, `--` ↔ `-`) and the older form carries the site in `?u=`. Either way the user
-/// reaches the carried site, so it is classified as that site.
-fn translate_proxy_target(host: &str, url: &url::Url) -> Option<WebTarget> {
-    let carried_host = if let Some(label) = host.strip_suffix(".translate.goog") {
-        let label = label.rsplit('.').next()?;
-        decode_translate_label(label)
-    } else if is_translate_frontend(host) {
-        let inner = url.query_pairs().find(|(k, _)| k == "u")?.1;
-        let inner = url::Url::parse(&inner)
-            .or_else(|_| url::Url::parse(&format!("https://{inner}")))
-            .ok()?;
-        let mut target = web_target(&inner)?;
-        target.via_proxy = Some(host.to_owned());
-        return Some(target);
-    } else {
-        return None;
-    }?;
-    let mut target = WebTarget::new(
-        web_scheme(url.scheme())?,
-        &normalise_host(&carried_host)?,
-        url.path(),
-        None,
-    );
-    target.via_proxy = Some(host.to_owned());
-    Some(target)
+/// (`-` ↔ `.`, `--` ↔ `-`): the user reaches the carried site, so it is classified as that site.
+fn translate_goog_target(host: &str, url: &url::Url) -> Option<WebTarget> {
+    let label = host.strip_suffix(".translate.goog")?.rsplit('.').next()?;
+    let carried = normalise_host(&decode_translate_label(label)?)?;
+    // The path is compared as written, escapes and all: a regex that also spelled every escape
+    // of a path behind the proxy's label arithmetic would not fit Chromium's 2 KB regex limit
+    // (`dnr.rs`), and the engine must decide exactly what the rules do.
+    let path = url.path();
+    let mut host_path = String::with_capacity(carried.len() + path.len());
+    host_path.push_str(&carried);
+    host_path.push_str(path);
+    Some(WebTarget {
+        scheme: web_scheme(url.scheme())?,
+        host_path: host_path.into(),
+        host_len: carried.len(),
+        port: None,
+        via_proxy: Some(host.to_owned()),
+    })
 }
 
-/// `translate.google.com`, `translate.google.com.hk`, … and the old proxy host.
+/// The translation frontends that take a site in `?u=` and send the browser on to its
+/// `translate.goog` form, and their subdomains. One list for the engine and the compiled rules
+/// (which name them in `requestDomains`); the `translate.goog` proxy itself is caught whatever
+/// frontend sent the browser there.
+pub(crate) const TRANSLATE_FRONTENDS: [&str; 15] = [
+    "translate.google.ca",
+    "translate.google.cn",
+    "translate.google.co.in",
+    "translate.google.co.jp",
+    "translate.google.co.kr",
+    "translate.google.co.uk",
+    "translate.google.com",
+    "translate.google.com.au",
+    "translate.google.com.hk",
+    "translate.google.com.mo",
+    "translate.google.com.sg",
+    "translate.google.com.tw",
+    "translate.google.de",
+    "translate.google.fr",
+    "translate.googleusercontent.com",
+];
+
+/// A translation frontend or one of its subdomains.
 fn is_translate_frontend(host: &str) -> bool {
-    host == "translate.googleusercontent.com"
-        || host.strip_prefix("translate.google.").is_some_and(|tld| tld.split('.').count() <= 2)
+    TRANSLATE_FRONTENDS.iter().any(|f| host_within(host, f))
+}
+
+/// The hosts a frontend's `u` parameters name, read from the raw query exactly as the compiled
+/// rules read it (`rules.rs`, `translate_u_regex`), so both always agree:
+/// `u=` then an optional `scheme:` (or `scheme%3A`), any `/` or `%2F`, then the longest run of
+/// `[a-z0-9.-]` — trailing dots dropped, no empty label. Every `u` parameter counts, and each
+/// with and without a scheme. Escaped host characters are not decoded: such a site is not
+/// recognised here, but the `translate.goog` address the frontend sends the browser on to is.
+pub(crate) fn translate_u_hosts(query: &str) -> Vec<String> {
+    let mut hosts = Vec::new();
+    for param in query.split('&') {
+        let Some((key, value)) = param.split_once('=') else { continue };
+        if !key.eq_ignore_ascii_case("u") {
+            continue;
+        }
+        for reading in [strip_scheme(value), Some(value)].into_iter().flatten() {
+            if let Some(host) = leading_host(strip_slashes(reading)) {
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+        }
+    }
+    hosts
+}
+
+/// `value` after a leading `[a-z]*:` or `[a-z]*%3A`, if it has one.
+fn strip_scheme(value: &str) -> Option<&str> {
+    let rest = value.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    rest.strip_prefix(':').or_else(|| strip_prefix_ignore_case(rest, "%3a"))
+}
+
+fn strip_slashes(mut value: &str) -> &str {
+    while let Some(rest) =
+        value.strip_prefix('/').or_else(|| strip_prefix_ignore_case(value, "%2f"))
+    {
+        value = rest;
+    }
+    value
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
+/// The host at the start of `value`: its longest `[a-z0-9.-]` run, lowercase, trailing dots
+/// dropped; `None` if empty or with an empty label.
+fn leading_host(value: &str) -> Option<String> {
+    let end = value
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        .unwrap_or(value.len());
+    let host = value[..end].trim_end_matches('.');
+    let usable = !host.is_empty() && !host.starts_with('.') && !host.contains("..");
+    usable.then(|| host.to_ascii_lowercase())
 }
 
 /// `mail-google-com` → `mail.google.com`; `my--site-com` → `my-site.com`.
@@ -424,6 +531,32 @@ mod tests {
         );
     }
 
+    /// The `?u=` grammar the compiled rules spell: every `u` parameter, with and without a
+    /// scheme, `/` or `%2F` skipped, the longest host run; escaped host characters are not read.
+    #[test]
+    fn translate_u_parameter_readings() {
+        let hosts = |q: &str| translate_u_hosts(q);
+        assert_eq!(hosts("sl=auto&u=https://Web.Telegram.org./x"), ["web.telegram.org", "https"]);
+        assert_eq!(hosts("u=https%3A%2F%2Fmail.google.com%2Fmail"), ["mail.google.com", "https"]);
+        assert_eq!(hosts("U=//126.com:443/"), ["126.com"]);
+        assert_eq!(hosts("u=mail.google.com"), ["mail.google.com"]);
+        assert_eq!(hosts("u=a:b.example"), ["b.example", "a"]);
+        assert_eq!(hosts("u=x.example&u=web.telegram.org"), ["x.example", "web.telegram.org"]);
+        assert_eq!(hosts("u=web%2Etelegram.org"), ["web"]);
+        assert!(hosts("u=.web.telegram.org").is_empty());
+        assert!(hosts("u&xu=web.telegram.org").is_empty());
+        let req = Request::new(
+            "https://translate.google.com.hk/translate?u=a.example&u=web.telegram.org",
+            ResourceType::MainFrame,
+        )
+        .unwrap();
+        let order: Vec<String> = std::iter::once(req.clone())
+            .chain(req.alternatives())
+            .filter_map(|r| r.host().map(str::to_owned))
+            .collect();
+        assert_eq!(order, ["a.example", "web.telegram.org", "translate.google.com.hk"]);
+    }
+
     #[test]
     fn resource_type_names() {
         for t in ResourceType::ALL {
@@ -443,14 +576,14 @@ mod tests {
         ) {
             let url = format!("{scheme}{host}{tail}");
             if let (Some(fast), Ok(parsed)) = (canonical_web_target(&url), url::Url::parse(&url)) {
-                proptest::prop_assert_eq!(Some(fast), web_target(&parsed), "{}", url);
+                proptest::prop_assert_eq!(Some(fast), web_targets(&parsed).into_iter().next(), "{}", url);
             }
         }
     }
 
     #[test]
     fn fast_path_agrees_with_the_parser() {
-        let slow = |u: &str| web_target(&url::Url::parse(u).unwrap());
+        let slow = |u: &str| web_targets(&url::Url::parse(u).unwrap()).into_iter().next();
         let mut fast_taken = 0;
         for u in [
             "https://www.example.com/",

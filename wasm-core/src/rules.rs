@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::matcher::Matcher;
 use crate::pattern::Pattern;
 use crate::policy::{Mode, Policy};
-use crate::request::{translate_proxy_host, ResourceType};
+use crate::request::ResourceType;
 
 /// Specificity-ordered enforcement and carve-out rules sit at `PRIORITY_BASE + specificity`.
 pub const PRIORITY_BASE: u32 = 100;
@@ -232,9 +232,22 @@ fn specificity(host: &str, has_path: bool) -> u32 {
 struct Builder {
     rules: Vec<Rule>,
     stats: RuleStats,
+    /// Rules for regex-spelled translate proxies, added last while Chrome's regex limit allows.
+    deferred: Vec<Vec<(u32, RuleAction, Condition)>>,
 }
 
 impl Builder {
+    /// Adds rules now, or (`optional`) once every other rule is in (`finish`).
+    fn add(&mut self, optional: bool, rules: Vec<(u32, RuleAction, Condition)>) {
+        if optional {
+            self.deferred.push(rules);
+        } else {
+            for (priority, action, condition) in rules {
+                self.push(priority, action, condition);
+            }
+        }
+    }
+
     fn push(&mut self, priority: u32, action: RuleAction, condition: Condition) {
         let id = u32::try_from(self.rules.len() + 1).unwrap_or(u32::MAX);
         self.rules.push(Rule { id, priority, action, condition });
@@ -248,22 +261,23 @@ impl Builder {
             request_headers: None,
         };
         let block = RuleAction { kind: "block", redirect: None, request_headers: None };
-        for (priority, group) in group_by_priority(patterns, true) {
-            for (domains, regex) in group.conditions() {
+        for (priority, group) in group_by_priority(patterns) {
+            for ((domains, regex), optional) in conditions(&group) {
                 let nav = Condition {
                     request_domains: domains.clone(),
                     regex_filter: Some(regex.clone().unwrap_or_else(|| "^.+$".into())),
                     resource_types: Some(NAVIGATION.to_vec()),
                     ..Condition::default()
                 };
-                self.push(priority, redirect.clone(), nav);
                 let rest = Condition {
                     request_domains: domains,
                     regex_filter: regex,
                     excluded_resource_types: Some(NAVIGATION.to_vec()),
                     ..Condition::default()
                 };
-                self.push(priority, block.clone(), rest);
+                let rules =
+                    vec![(priority, redirect.clone(), nav), (priority, block.clone(), rest)];
+                self.add(optional, rules);
             }
         }
     }
@@ -271,27 +285,20 @@ impl Builder {
     /// Allow `patterns`, at their specificity or at a fixed priority.
     fn allow(&mut self, patterns: &[Pattern], fixed: Option<u32>) {
         let allow = RuleAction { kind: "allow", redirect: None, request_headers: None };
-        let mut groups = group_by_priority(patterns, false);
+        let mut groups = group_by_priority(patterns);
         if let Some(priority) = fixed {
-            let mut merged = Group::default();
-            for (_, g) in std::mem::take(&mut groups) {
-                merged.domains.extend(g.domains);
-                merged.regexes.extend(g.regexes);
-            }
+            let merged = std::mem::take(&mut groups).into_values().flatten().collect();
             groups.insert(priority, merged);
         }
         for (priority, group) in groups {
-            for (domains, regex) in group.conditions() {
-                self.push(
-                    priority,
-                    allow.clone(),
-                    Condition {
-                        request_domains: domains,
-                        regex_filter: regex,
-                        resource_types: Some(all_types()),
-                        ..Condition::default()
-                    },
-                );
+            for ((domains, regex), optional) in conditions(&group) {
+                let condition = Condition {
+                    request_domains: domains,
+                    regex_filter: regex,
+                    resource_types: Some(all_types()),
+                    ..Condition::default()
+                };
+                self.add(optional, vec![(priority, allow.clone(), condition)]);
             }
         }
     }
@@ -360,6 +367,21 @@ impl Builder {
     }
 
     fn finish(mut self, disable_bootstrap: bool, next_change_ms: Option<i64>) -> CompiledRules {
+        // Translate-proxy spellings go in while Chrome's regex limit allows (all of them for the
+        // catalogue and any ordinary policy); past it they are left out and reported, and the
+        // service worker's check still covers main frames.
+        let mut regexes = self.rules.iter().filter(|r| r.condition.regex_filter.is_some()).count();
+        let mut left_out = 0;
+        for group in std::mem::take(&mut self.deferred) {
+            if regexes + group.len() <= MAX_REGEX_RULES {
+                regexes += group.len();
+                for (priority, action, condition) in group {
+                    self.push(priority, action, condition);
+                }
+            } else {
+                left_out += 1;
+            }
+        }
         self.stats.rules = self.rules.len();
         self.stats.regex_rules =
             self.rules.iter().filter(|r| r.condition.regex_filter.is_some()).count();
@@ -369,6 +391,11 @@ impl Builder {
             .filter(|r| matches!(r.action.kind, "redirect" | "modifyHeaders"))
             .count();
         let mut overflow = Vec::new();
+        if left_out > 0 {
+            overflow.push(format!(
+                "{left_out} translate-proxy spellings left out to stay within Chrome's {MAX_REGEX_RULES} regex rules"
+            ));
+        }
         if self.stats.regex_rules > MAX_REGEX_RULES {
             overflow.push(format!(
                 "{} regex rules exceed Chrome's {MAX_REGEX_RULES}",
@@ -391,76 +418,30 @@ impl Builder {
     }
 }
 
-/// Patterns of one priority: plain host patterns pack into `requestDomains`; exact hosts and
-/// paths need a regex each (packed a few to a rule, narrowed by `requestDomains`).
-#[derive(Default)]
-struct Group {
-    domains: Vec<String>,
-    regexes: Vec<(String, String)>,
-}
-
-impl Group {
-    fn conditions(self) -> Vec<(Option<Vec<String>>, Option<String>)> {
-        let mut out: Vec<_> =
-            self.domains.chunks(DOMAINS_PER_RULE).map(|c| (Some(c.to_vec()), None)).collect();
-        // One regex per rule: Chrome skips a rule whose regex compiles to more than 2 KB, which
-        // packed alternatives of host and path patterns exceed (seen on Chromium 156).
-        out.extend(self.regexes.into_iter().map(|(host, regex)| (Some(vec![host]), Some(regex))));
-        out
-    }
-}
-
-fn group_by_priority(patterns: &[Pattern], with_proxies: bool) -> BTreeMap<u32, Group> {
-    let mut groups: BTreeMap<u32, Group> = BTreeMap::new();
+/// Patterns by the priority their rules get: their specificity, whatever the spelling, so a
+/// more specific carve-out outranks a broader pattern in every spelling (`dnr::conditions`).
+fn group_by_priority(patterns: &[Pattern]) -> BTreeMap<u32, Vec<Pattern>> {
+    let mut groups: BTreeMap<u32, Vec<Pattern>> = BTreeMap::new();
     for p in patterns {
         let priority = PRIORITY_BASE + specificity(p.host(), p.path().is_some());
-        let group = groups.entry(priority).or_default();
-        if !p.is_exact() && p.path().is_none() {
-            group.domains.push(p.host().to_owned());
-        } else {
-            group.regexes.push((p.host().to_owned(), pattern_regex(p)));
-        }
-        if with_proxies && p.path().is_none() && !p.is_exact() {
-            // The translate proxy re-hosts the site itself (not its subdomains) under one label.
-            let proxied = translate_proxy_host(p.host());
-            let priority = PRIORITY_BASE + specificity(&proxied, false);
-            groups.entry(priority).or_default().domains.push(proxied);
-        }
-    }
-    for g in groups.values_mut() {
-        g.domains.sort();
-        g.domains.dedup();
-        g.regexes.sort();
-        g.regexes.dedup();
+        groups.entry(priority).or_default().push(p.clone());
     }
     groups
 }
 
-/// The `regexFilter` for an exact-host or path pattern. The rule's `requestDomains` already
-/// holds the host (and its subdomains), so a path pattern only checks the path; an exact pattern
-/// also pins the host. A prefix match is enough: the redirect substitutes the matched prefix
-/// and keeps the rest, so the block page still receives the whole URL.
-fn pattern_regex(p: &Pattern) -> String {
-    let authority = if p.is_exact() {
-        format!("(?:[^/?#@]*@)?{}(?::[0-9]+)?", regex_escape(p.host()))
-    } else {
-        "[^/?#]+".to_owned()
-    };
-    let rest = match p.path() {
-        // The boundary is DNR's `^` separator, like `pattern::path_within`.
-        Some(path) => format!("{}(?:[^a-zA-Z0-9_.%-]|$)", regex_escape(path)),
-        None => "(?:[/?#]|$)".to_owned(),
-    };
-    format!("^[a-z]+://{authority}{rest}")
-}
+/// `dnr::conditions`, with host-only conditions cut to `DOMAINS_PER_RULE` hosts each.
+type Spelled = ((Option<Vec<String>>, Option<String>), bool);
 
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
+fn conditions(patterns: &[Pattern]) -> Vec<Spelled> {
+    let mut out = Vec::new();
+    for ((domains, regex), optional) in crate::dnr::conditions(patterns) {
+        if regex.is_some() {
+            out.push(((Some(domains), regex), optional));
+        } else {
+            out.extend(
+                domains.chunks(DOMAINS_PER_RULE).map(|c| ((Some(c.to_vec()), None), optional)),
+            );
         }
-        out.push(c);
     }
     out
 }
@@ -468,7 +449,6 @@ fn regex_escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::{Request, ResourceType};
     use crate::token::tests::{alice, claims, sign, signing_key, NOW};
     use serde_json::json;
 
@@ -532,18 +512,27 @@ mod tests {
         let allow_rules: Vec<&Rule> =
             allow.rules.iter().filter(|r| r.action.kind == "allow").collect();
         assert!(allow_rules.iter().all(|r| r.priority == PRIORITY_ALLOW));
-        assert_eq!(domains_with(&allow.rules, "allow"), ["drive.dept.example"]);
-        let exact = allow_rules.iter().find(|r| r.condition.regex_filter.is_some()).unwrap();
         assert_eq!(
-            exact.condition.request_domains.as_deref(),
-            Some(&["mail.dept.example".to_owned()][..])
+            domains_with(&allow.rules, "allow"),
+            [
+                "drive-dept-example.translate.goog",
+                "drive.dept.example",
+                "mail-dept-example.translate.goog"
+            ]
         );
+        let exact = allow_rules
+            .iter()
+            .find(|r| {
+                r.condition.request_domains.as_deref()
+                    == Some(&["mail.dept.example".to_owned()][..])
+            })
+            .unwrap();
         assert!(exact
             .condition
             .regex_filter
             .as_deref()
             .unwrap()
-            .contains("@)?mail\\.dept\\.example(?::[0-9]+)?"));
+            .contains("@)?mail\\.dept\\.example[.:0-9]*/"));
     }
 
     #[test]
@@ -568,7 +557,9 @@ mod tests {
         let allow = out.rules.iter().find(|r| r.action.kind == "allow").unwrap();
         assert_eq!(
             allow.condition.request_domains.as_deref(),
-            Some(&["ok.portal.example".to_owned()][..])
+            Some(
+                &["ok-portal-example.translate.goog".to_owned(), "ok.portal.example".to_owned()][..]
+            )
         );
         assert!(allow.priority > block.priority);
     }
@@ -589,30 +580,18 @@ mod tests {
         assert_eq!(out.next_change_ms, Some(approval.expires_ms));
     }
 
-    #[test]
-    fn path_and_exact_regexes_agree_with_the_classifier() {
-        let p = Pattern::parse("www.facebook.com/messages").unwrap();
-        assert_eq!(pattern_regex(&p), "^[a-z]+://[^/?#]+/messages(?:[^a-zA-Z0-9_.%-]|$)");
-        let exact = pattern_regex(&Pattern::parse("=web.example.com").unwrap());
-        assert_eq!(exact, "^[a-z]+://(?:[^/?#@]*@)?web\\.example\\.com(?::[0-9]+)?(?:[/?#]|$)");
-        // The classifier agrees on the boundary cases the regex encodes.
-        let policy = Policy::from_json(r#"{"rules": [{"category": "instant_messaging", "match": ["www.facebook.com/messages"]}]}"#).unwrap().policy;
-        let hit = |u| policy.classify(&Request::new(u, ResourceType::MainFrame).unwrap()).is_some();
-        assert!(hit("https://www.facebook.com/messages/t/1"));
-        assert!(!hit("https://www.facebook.com/messagesx"));
-    }
-
     /// Chromium skips a rule whose regex compiles past 2 KB of RE2 memory, and the whole
-    /// `updateDynamicRules` call then fails. Short, single-pattern regexes stay far below it;
-    /// the browser tests install the real output.
+    /// `updateDynamicRules` call then fails. `dnr.rs` keeps each regex inside the budget it
+    /// measured; the browser tests install the real output.
     #[test]
-    fn every_regex_is_one_short_pattern() {
+    fn regex_rules_stay_within_chromes_limits() {
         let out = compile("{}", &Context::default());
-        let regexes: Vec<&str> =
-            out.rules.iter().filter_map(|r| r.condition.regex_filter.as_deref()).collect();
-        assert!(regexes.len() > 10);
-        for re in regexes {
-            assert!(re.len() <= 160 && re.matches('|').count() <= 1, "{re}");
+        assert!(out.overflow.is_empty(), "{:?}", out.overflow);
+        assert!(out.stats.regex_rules > 10 && out.stats.regex_rules <= MAX_REGEX_RULES);
+        for r in &out.rules {
+            if let Some(re) = r.condition.regex_filter.as_deref().filter(|re| *re != "^.+$") {
+                assert!(re.starts_with("^[a-z]+://") && re.len() < 400, "{re}");
+            }
         }
     }
 
@@ -629,7 +608,7 @@ mod tests {
             .iter()
             .filter(|r| matches!(r.action.kind, "allow" | "modifyHeaders"))
             .collect();
-        assert_eq!(open.len(), 3);
+        assert!(open.len() >= 3);
         for r in open.iter().copied().chain([&proceed_rule(1, "a.example")]) {
             assert!(
                 r.condition.resource_types.as_ref().is_some_and(|t| t.contains(&"main_frame")),
@@ -670,7 +649,10 @@ mod tests {
             (0..100_000).map(|i| format!("host{i}.example{}.com", i % 7)).collect();
         let policy = json!({"rules": [{"category": "webmail", "match": hosts}]}).to_string();
         let out = compile(&policy, &Context::default());
-        assert!(out.overflow.is_empty(), "{:?}", out.overflow);
+        // Every host and its exact proxy host is in; only regex-spelled proxy forms (subdomain
+        // labels, `?u=`) of some hosts do not fit Chrome's regex limit, and that is reported.
+        assert_eq!(out.overflow.len(), 1, "{:?}", out.overflow);
+        assert!(out.overflow[0].contains("translate-proxy spellings left out"));
         assert!(out.stats.unsafe_rules <= MAX_DYNAMIC_UNSAFE_RULES);
         assert!(out.stats.regex_rules <= MAX_REGEX_RULES);
         assert!(out.stats.enforced_patterns >= 100_000);
