@@ -1,19 +1,17 @@
-//! Gatehouse's native-messaging host: framing, the request protocol, and the facts it reports to the extension.
+//! Gatehouse's desktop side: the native-messaging host — framing, the request protocol, the facts it reports, the token store and the audit trail.
 //!
-//! The `gatehouse-host` binary is a thin wrapper around [`host::serve`]; the `gatehouse` admin
-//! CLI uses [`install`] (and, later, the approval and policy modules). `PROTOCOL.md` beside this
-//! crate is the wire contract.
+//! The `gatehouse-host` binary is a thin wrapper around [`host::serve`]. `PROTOCOL.md` beside
+//! this crate is the wire contract. The administrators' side (issuing and signing approvals,
+//! templates, `install-host`) is the `gatehouse-admin` crate: this crate never depends on it and
+//! holds no signing code (`tests/roles.rs`); token verification is `gatehouse-core`'s.
 
 pub mod approvals;
-pub mod approve;
 pub mod audit;
 pub mod frame;
 pub mod host;
 pub mod identity;
-pub mod install;
 pub mod network;
 pub mod protocol;
-pub mod templates;
 #[cfg(feature = "test-hooks")]
 pub mod test_hooks;
 mod userfile;

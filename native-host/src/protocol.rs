@@ -6,6 +6,10 @@
 
 use serde_json::{json, Map, Value};
 
+/// The host's registered name (`chrome.runtime.connectNative("org.gatehouse.host")`; the
+/// extension's `HOST_NAME` in `extension/js/host-protocol.js`, the manifests `install-host` writes).
+pub const HOST_NAME: &str = "org.gatehouse.host";
+
 /// The protocol version this host speaks (`v` in every request and reply).
 pub const PROTOCOL_VERSION: u64 = 1;
 

@@ -27,7 +27,7 @@ fi
 export GATEHOUSE_HOST_BIN=${GATEHOUSE_HOST_BIN:-$repo/target/debug/gatehouse-host}
 export GATEHOUSE_CLI_BIN=${GATEHOUSE_CLI_BIN:-$repo/target/debug/gatehouse}
 for b in "$GATEHOUSE_HOST_BIN" "$GATEHOUSE_CLI_BIN"; do
-  [ -x "$b" ] || { echo "run.sh: $b is not built (cargo build -p gatehouse-host --bins)" >&2; exit 1; }
+  [ -x "$b" ] || { echo "run.sh: $b is not built (cargo build -p gatehouse-host -p gatehouse-admin)" >&2; exit 1; }
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (namespaces, mounts, a domain controller)" >&2; exit 1; }
 

@@ -79,7 +79,10 @@ struct Built {
 fn build(root: &Path) -> Result<Built> {
     tools::ensure_target("wasm32-unknown-unknown")?;
     let wasm_bindgen = tools::ensure_wasm_bindgen(root)?;
-    step("native host and CLI", cargo(&["build", "-p", "gatehouse-host", "--bins"]))?;
+    step(
+        "desktop host and admin CLI",
+        cargo(&["build", "-p", "gatehouse-host", "-p", "gatehouse-admin", "--bins"]),
+    )?;
     // target/debug/gatehouse-host is replaced by any `cargo test` (the tests enable the hooks);
     // the browser suites get a copy, checked, that nothing else writes.
     let host_bin = root.join("target/product/gatehouse-host");
@@ -87,6 +90,7 @@ fn build(root: &Path) -> Result<Built> {
     std::fs::copy(root.join("target/debug/gatehouse-host"), &host_bin)
         .context("copying the product host to target/product")?;
     check_product_host(&host_bin)?;
+    check_no_signing_code(&host_bin, &root.join("target/debug/gatehouse"))?;
     step(
         "native host with test hooks (for the browser tests)",
         cargo(&[
@@ -149,6 +153,72 @@ fn check_product_host(bin: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The desktop host must carry no signing code (issue 10, item 4): no function of
+/// `ed25519_dalek`'s `SigningKey` in its symbol table, while the admin CLI, built in the same
+/// step, has them (so the check can see what it looks for). Debug info may still name the type:
+/// that is the verifier's crate describing itself, not code.
+fn check_no_signing_code(host: &Path, cli: &Path) -> Result<()> {
+    let signing_symbols = |bin: &Path| -> Result<usize> {
+        let out = Command::new("nm")
+            .arg(bin)
+            .output()
+            .with_context(|| format!("running nm on {} (binutils)", bin.display()))?;
+        if !out.status.success() {
+            bail!("nm {} failed: {}", bin.display(), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("SigningKey"))
+            .count())
+    };
+    let in_cli = signing_symbols(cli)?;
+    if in_cli == 0 {
+        bail!("{} has no SigningKey symbol: the check cannot see signing code", cli.display());
+    }
+    let in_host = signing_symbols(host)?;
+    if in_host > 0 {
+        bail!(
+            "{} has {in_host} SigningKey symbols: the desktop host must not sign (signing belongs \
+             to gatehouse-admin)",
+            host.display()
+        );
+    }
+    println!(
+        "xtask: desktop host: no signing code (the admin CLI has {in_cli} SigningKey symbols)"
+    );
+    Ok(())
+}
+
+/// The desktop host's dependency tree, for every target: no admin crate, and `ed25519-dalek`
+/// only through `gatehouse-core` (the verifier).
+fn check_host_dependencies() -> Result<()> {
+    let tree = |args: &[&str]| -> Result<Vec<String>> {
+        let mut command =
+            cargo(&["tree", "-p", "gatehouse-host", "-e", "normal", "--target", "all"]);
+        let out = command.args(args).output().context("running cargo tree")?;
+        if !out.status.success() {
+            bail!("cargo tree failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect())
+    };
+    let all = tree(&["--prefix", "none"])?;
+    if let Some(admin) = all.iter().find(|l| l.starts_with("gatehouse-admin")) {
+        bail!(
+            "gatehouse-host depends on {admin}: the desktop host must not include the admin side"
+        );
+    }
+    let dalek = tree(&["--prefix", "none", "--depth", "1", "-i", "ed25519-dalek"])?;
+    let users: Vec<&String> = dalek.iter().skip(1).filter(|l| !l.trim().is_empty()).collect();
+    if users.is_empty() || users.iter().any(|l| !l.starts_with("gatehouse-core")) {
+        bail!("ed25519-dalek reaches gatehouse-host through {users:?}, not only gatehouse-core");
+    }
+    println!(
+        "xtask: desktop host: {} crates, no gatehouse-admin; ed25519-dalek only via gatehouse-core",
+        all.len()
+    );
+    Ok(())
+}
+
 /// The static ruleset the extension enables from install: the catalogue under the default policy,
 /// redirecting to this extension's block page (its id follows from the manifest `key`).
 fn write_bootstrap_rules(extension: &Path) -> Result<()> {
@@ -188,10 +258,22 @@ fn test(root: &Path, browser: bool) -> Result<()> {
         // The Windows and macOS readers cannot run here; at least they must compile.
         tools::ensure_target(target)?;
         step(
-            &format!("native host compiles for {target}"),
-            cargo(&["check", "-p", "gatehouse-host", "--lib", "--bins", "--target", target]),
+            &format!("desktop host and admin CLI compile for {target}"),
+            cargo(&[
+                "check",
+                "-p",
+                "gatehouse-host",
+                "-p",
+                "gatehouse-admin",
+                "--lib",
+                "--bins",
+                "--target",
+                target,
+            ]),
         )?;
     }
+    println!("xtask: == the desktop host's dependencies");
+    check_host_dependencies()?;
     step("Rust tests", cargo(&["test", "--workspace"]))?;
     for fuzz in ["wasm-core/fuzz", "native-host/fuzz"] {
         // Fuzz targets live outside the workspace; keep them compiling (running them is manual).

@@ -1,5 +1,5 @@
 // Department management's side of an approval, done with the real `gatehouse` CLI
-// (native-host/APPROVALS.md): an approver key pair, tokens issued from a block-page request file
+// (admin/APPROVALS.md; the gatehouse-admin crate): an approver key pair, tokens issued from a block-page request file
 // or from flags, `inspect` to read what a token says, `revoke` for the policy fragment.
 //
 // Environment: GATEHOUSE_CLI_BIN (set by `cargo xtask test`), else target/debug/gatehouse next to

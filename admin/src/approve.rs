@@ -6,7 +6,7 @@
 //! Token format (JWS compact, RFC 7515 / RFC 8037): header `{"alg":"EdDSA","typ":"JWT","kid"}`;
 //! claims `iss` (= `kid`), `sub` (user principal), `jti`, `iat`, `nbf`, `exp` (seconds),
 //! optional `machine`, `services` and/or `categories`, `purpose`, optional `req` (request id)
-//! and `approver` (name). `native-host/APPROVALS.md` is the issuer's guide.
+//! and `approver` (name). `admin/APPROVALS.md` is the issuer's guide.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -26,7 +26,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
-use crate::util::rfc3339_from_millis;
+use gatehouse_host::rfc3339_from_millis;
 
 /// The longest approval issued unless told otherwise: six months, the policy's default cap.
 pub const DEFAULT_MAX_DAYS: u32 = 183;

@@ -96,7 +96,7 @@ pub struct TemplatesArgs {
 }
 
 pub fn templates(args: &TemplatesArgs) -> anyhow::Result<()> {
-    use gatehouse_host::templates::{generate, Distribution, TemplateInput};
+    use gatehouse_admin::templates::{generate, Distribution, TemplateInput};
     let text = std::fs::read_to_string(&args.policy)
         .with_context(|| format!("reading {}", args.policy.display()))?;
     let (_, warnings) = parse_policy_text(&text)

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, ValueEnum};
-use gatehouse_host::install::{self, Bases, Browser, ExtensionId, Os, Report, Scope};
+use gatehouse_admin::install::{self, Bases, Browser, ExtensionId, Os, Report, Scope};
 
 /// Which browsers to register with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,6 @@
-//! `gatehouse keygen`, `approve`, `inspect` and `revoke`: approver keys and approval tokens (guide: `native-host/APPROVALS.md`).
+//! `gatehouse keygen`, `approve`, `inspect` and `revoke`: approver keys and approval tokens (guide: `admin/APPROVALS.md`).
 //!
-//! The logic lives in [`gatehouse_host::approve`]; here are the flags, the files and the
+//! The logic lives in [`gatehouse_admin::approve`]; here are the flags, the files and the
 //! printing. Tokens and machine-readable JSON go to stdout; notes, warnings and summaries to
 //! stderr, so `gatehouse approve … > token.jws` captures just the token.
 
@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::{ArgGroup, Args};
-use gatehouse_core::{verify_approval, Identity, Policy};
-use gatehouse_host::approve::{
+use gatehouse_admin::approve::{
     self, ApproveError, ApproverKey, Draft, InspectFor, Inspection, Known, RequestFlags,
     RequestRecord, Rules, Validity, DEFAULT_MAX_DAYS, MAX_REQUEST_BYTES,
 };
+use gatehouse_core::{verify_approval, Identity, Policy};
 use gatehouse_host::rfc3339_from_millis;
 use serde_json::Value;
 
@@ -495,7 +495,7 @@ fn read_capped(path: &Path, what: &str) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatehouse_host::approve::{CheckedFor, Decoded, UrlCheck};
+    use gatehouse_admin::approve::{CheckedFor, Decoded, UrlCheck};
     use serde_json::json;
 
     fn inspection(valid: bool, code: &'static str) -> Inspection {

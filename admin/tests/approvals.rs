@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gatehouse_host::approve::decode_unverified;
+use gatehouse_admin::approve::decode_unverified;
 use serde_json::{json, Value};
 
 const CLI: &str = env!("CARGO_BIN_EXE_gatehouse");

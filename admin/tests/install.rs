@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use gatehouse_host::install::{self, Browser, Manifest, Os, HOST_NAME};
+use gatehouse_admin::install::{self, Browser, Manifest, Os, HOST_NAME};
 use serde_json::Value;
 
 const CLI: &str = env!("CARGO_BIN_EXE_gatehouse");
@@ -224,7 +224,7 @@ fn expected_templates() -> Vec<(PathBuf, String)> {
 }
 
 /// The templates are generated from the same code and table as `install-host`; this fails when
-/// they drift. Regenerate with `GATEHOUSE_BLESS=1 cargo test -p gatehouse-host --test tests templates`.
+/// they drift. Regenerate with `GATEHOUSE_BLESS=1 cargo test -p gatehouse-admin --test tests templates`.
 #[test]
 fn templates_match_the_installer() {
     let bless = std::env::var("GATEHOUSE_BLESS").is_ok_and(|v| v == "1");

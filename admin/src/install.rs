@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-/// The host's registered name (`chrome.runtime.connectNative("org.gatehouse.host")`).
-pub const HOST_NAME: &str = "org.gatehouse.host";
+/// The host's registered name, as the host's protocol defines it.
+pub use gatehouse_host::protocol::HOST_NAME;
 
 /// The manifest's description.
 pub const DESCRIPTION: &str = "Gatehouse native host: identity, network facts, approvals, audit";
