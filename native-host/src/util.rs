@@ -4,6 +4,9 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use time::macros::format_description;
+use time::OffsetDateTime;
+
 /// Runs `program args…` with no stdin and stderr discarded; returns its stdout if it exits
 /// successfully within `timeout`, else kills it and returns `None`. Never writes to our stdout.
 ///
@@ -92,33 +95,21 @@ pub fn now_rfc3339() -> String {
     rfc3339_from_millis(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Formats milliseconds since the Unix epoch as RFC 3339 UTC.
-pub fn rfc3339_from_millis(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
+/// The instants RFC 3339 can write (four-digit years), in milliseconds since the Unix epoch:
+/// 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z.
+const RFC3339_MS: std::ops::RangeInclusive<i64> = -62_167_219_200_000..=253_402_300_799_999;
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Formats milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds. An instant
+/// outside years 0000–9999 (a token's `exp` can say anything) is clamped to the nearest end.
+pub fn rfc3339_from_millis(ms: i64) -> String {
+    let ms = ms.clamp(*RFC3339_MS.start(), *RFC3339_MS.end());
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    // Inside RFC3339_MS both steps succeed; an empty string, never a panic, if they did not.
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -131,6 +122,17 @@ mod tests {
         assert_eq!(rfc3339_from_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
         assert_eq!(rfc3339_from_millis(1_735_689_599_999), "2024-12-31T23:59:59.999Z");
         assert_eq!(rfc3339_from_millis(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_from_millis(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_from_millis(-62_167_219_200_000), "0000-01-01T00:00:00.000Z");
+    }
+
+    /// A token's `exp` can be any integer; shown as the nearest instant RFC 3339 can write.
+    #[test]
+    fn rfc3339_clamps_what_it_cannot_write() {
+        assert_eq!(rfc3339_from_millis(i64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339_from_millis(i64::MIN), "0000-01-01T00:00:00.000Z");
+        let now = now_rfc3339();
+        assert_eq!((now.len(), &now[10..11], &now[23..]), (24, "T", "Z"), "{now}");
     }
 
     #[cfg(unix)]
