@@ -18,8 +18,10 @@ use sha2::{Digest, Sha256};
 
 use crate::userfile::UserFileError;
 
-/// Largest token accepted, in bytes (an EdDSA token with a long purpose is under 2 KiB).
-pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+/// Largest token accepted, in bytes: the engine's own cap (8 KiB), so the host never stores or
+/// lists a token the verifier would reject as `oversize` (an EdDSA token with a long purpose is
+/// under 2 KiB). One number for the engine, the host, `hello` and `PROTOCOL.md`.
+pub use gatehouse_core::MAX_TOKEN_BYTES;
 
 /// File name extensions read from an approvals folder.
 pub const TOKEN_EXTENSIONS: [&str; 2] = ["jws", "jwt"];
@@ -519,7 +521,7 @@ pub(crate) mod tests {
         let expected = [
             ("fifo.jws", "not read: the file is a FIFO, not a regular file"),
             ("folder.jws", "not read: the file is a folder, not a regular file"),
-            ("huge.jws", "file is over the 16384-byte token limit"),
+            ("huge.jws", "file is over the 8192-byte token limit"),
             (
                 "link-to-fifo.jws",
                 "not read: the file is a symbolic link; links are not followed here",

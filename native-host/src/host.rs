@@ -487,7 +487,7 @@ mod tests {
         assert_eq!(listed["data"]["tokens"][0]["file"], imported["data"]["file"]);
 
         let audit = ask(
-            json!({"v":1,"id":5,"type":"audit","events":[{"kind":"block","url":"https://m.example/x"}]}),
+            json!({"v":1,"id":5,"type":"audit","events":[{"kind":"blocked","url":"https://m.example/x"}]}),
         );
         assert_eq!(audit["data"]["written"], 1);
         let line = std::fs::read_to_string(tmp.path().join("audit/audit.jsonl")).unwrap();
@@ -539,7 +539,7 @@ mod tests {
         // The audit record does not wait for the identity (the stamp is left empty): the
         // system log has it, and so does the copy.
         let started = std::time::Instant::now();
-        let r = ask(json!({"v":1,"id":"a","type":"audit","event":{"kind":"block"}}));
+        let r = ask(json!({"v":1,"id":"a","type":"audit","event":{"kind":"blocked"}}));
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         assert_eq!(
             (r["data"]["written"].clone(), r["data"]["systemLog"].clone()),
@@ -554,7 +554,39 @@ mod tests {
         let mut buf = [0u8; 9000];
         let n = syslog.recv(&mut buf).unwrap();
         let msg = String::from_utf8_lossy(&buf[..n]);
-        assert!(msg.contains(r#""kind":"block""#) && msg.contains(r#""user":"""#), "{msg}");
+        assert!(msg.contains(r#""kind":"blocked""#) && msg.contains(r#""user":"""#), "{msg}");
+    }
+
+    /// Issue 10: one token cap — the engine's — in the host's checks, in `hello` and in
+    /// `PROTOCOL.md` (the host once allowed 16 KiB while the verifier rejected over 8 KiB).
+    #[test]
+    fn the_token_cap_is_the_engine_s_in_hello_and_protocol_md() {
+        assert_eq!(approvals::MAX_TOKEN_BYTES, gatehouse_core::MAX_TOKEN_BYTES);
+        let tmp = tempfile::tempdir().unwrap();
+        let h = host(tmp.path());
+        let hello: Value =
+            serde_json::from_slice(&h.handle_frame(br#"{"v":1,"id":1,"type":"hello"}"#)).unwrap();
+        assert_eq!(hello["data"]["maxTokenBytes"], gatehouse_core::MAX_TOKEN_BYTES);
+        let doc = include_str!("../PROTOCOL.md");
+        let kib = gatehouse_core::MAX_TOKEN_BYTES / 1024;
+        for needle in [
+            format!("\"maxTokenBytes\": {}}}", gatehouse_core::MAX_TOKEN_BYTES),
+            format!("| `token_too_large` | the token is over {kib} KiB |"),
+            format!("The token must be at most {kib} KiB"),
+        ] {
+            assert!(doc.contains(&needle), "PROTOCOL.md lacks {needle:?}");
+        }
+        assert!(!doc.contains("16 KiB") && !doc.contains("16384"), "a stale token cap");
+        let just_right = format!("{}.e30.sig", "e".repeat(gatehouse_core::MAX_TOKEN_BYTES - 8));
+        assert_eq!(
+            approvals::check_shape(&just_right).err(),
+            Some(approvals::TokenError::HeaderNotJson)
+        );
+        let one_over = format!("{just_right}x");
+        assert!(matches!(
+            approvals::check_shape(&one_over),
+            Err(approvals::TokenError::TooLarge { .. })
+        ));
     }
 
     #[test]
