@@ -74,7 +74,7 @@ fn long_lived(c: &mut Criterion) {
         ("approvals_empty", r#"{"v":1,"id":3,"type":"approvals"}"#),
         (
             "audit_one_event",
-            r#"{"v":1,"id":4,"type":"audit","event":{"kind":"block","url":"https://mail.example.com/x"}}"#,
+            r#"{"v":1,"id":4,"type":"audit","event":{"kind":"blocked","url":"https://mail.example.com/x"}}"#,
         ),
     ] {
         let request = frame(body);

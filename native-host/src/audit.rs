@@ -25,6 +25,53 @@ pub const URL_FIELDS: [&str; 3] = ["url", "initiator", "referrer"];
 /// The audit file's name inside the audit folder; rotated copies are `audit.1.jsonl`, ….
 pub const FILE_NAME: &str = "audit.jsonl";
 
+/// How the system log files an event: `warning` when something was stopped or went wrong,
+/// else `notice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Routine: a page loaded, a policy loaded, a request was made.
+    Notice,
+    /// Something was stopped (a blocked request or tab) or went wrong (a rejected token, rules
+    /// found tampered with, events lost).
+    Warning,
+}
+
+impl Severity {
+    /// The word `PROTOCOL.md` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Notice => "notice",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// Every audit `kind` the extension sends, with its severity: the table "Audit kinds" in
+/// `PROTOCOL.md`, one row each, in its order. Checked against `PROTOCOL.md` here and against the
+/// extension's `audit({kind: …})` calls in `tests/browser/static.test.mjs`. A kind not listed
+/// (a newer extension's) is still written, at [`Severity::Notice`].
+pub const KINDS: [(&str, Severity); 14] = [
+    ("blocked", Severity::Warning),
+    ("warned", Severity::Notice),
+    ("proceeded", Severity::Notice),
+    ("loaded", Severity::Notice),
+    ("rule_miss", Severity::Warning),
+    ("in_page_navigation", Severity::Warning),
+    ("open_tab_blocked", Severity::Warning),
+    ("site_data_cleared", Severity::Notice),
+    ("policy_loaded", Severity::Notice),
+    ("token_rejected", Severity::Warning),
+    ("approval_requested", Severity::Notice),
+    ("approval_imported", Severity::Notice),
+    ("rules_repaired", Severity::Warning),
+    ("audit_dropped", Severity::Warning),
+];
+
+/// The severity of an event of `kind` ([`KINDS`]; [`Severity::Notice`] for one not listed).
+pub fn severity(kind: &str) -> Severity {
+    KINDS.iter().find(|(k, _)| *k == kind).map_or(Severity::Notice, |&(_, s)| s)
+}
+
 /// Who and where, added to every event.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stamp {
@@ -311,10 +358,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Whether an event is a warning (something was stopped or went wrong) rather than a notice.
 fn is_warning(event: &Map<String, Value>) -> bool {
-    matches!(
-        event.get("kind").and_then(Value::as_str),
-        Some("block" | "blocked" | "policy_error" | "token_rejected")
-    )
+    event.get("kind").and_then(Value::as_str).map(severity) == Some(Severity::Warning)
 }
 
 /// Sends one record to the syslog socket at `path`. The socket never waits long: a full
@@ -399,6 +443,49 @@ mod tests {
         }
     }
 
+    /// Issue 10: the severities are the table's — `blocked` (what the extension sends) is a
+    /// warning; it was once logged as a notice because the host looked for `block`.
+    #[test]
+    fn severities_follow_the_kinds_table() {
+        let warning = |kind: &str| is_warning(&obj(json!({ "kind": kind })));
+        for kind in [
+            "blocked",
+            "rule_miss",
+            "in_page_navigation",
+            "open_tab_blocked",
+            "token_rejected",
+            "rules_repaired",
+            "audit_dropped",
+        ] {
+            assert!(warning(kind), "{kind}");
+        }
+        for kind in ["warned", "proceeded", "loaded", "policy_loaded", "approval_imported"] {
+            assert!(!warning(kind), "{kind}");
+        }
+        assert!(!warning("some_future_kind") && !warning("block"), "unknown kinds are notices");
+        assert!(!is_warning(&obj(json!({ "kind": 1 }))) && !is_warning(&Map::new()));
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(KINDS.iter().all(|(k, _)| seen.insert(*k)), "a kind listed twice");
+    }
+
+    /// The "Audit kinds" table of `PROTOCOL.md` is [`KINDS`], row for row.
+    #[test]
+    fn protocol_md_lists_every_audit_kind() {
+        let doc = include_str!("../PROTOCOL.md");
+        let section = doc.split("### Audit kinds").nth(1).expect("PROTOCOL.md has ### Audit kinds");
+        let rows: Vec<(&str, &str)> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| `"))
+            .take_while(|l| l.starts_with("| `"))
+            .filter_map(|l| {
+                let mut cells = l.split('|').map(str::trim).skip(1);
+                Some((cells.next()?.trim_matches('`'), cells.next()?))
+            })
+            .collect();
+        let expected: Vec<(&str, &str)> = KINDS.iter().map(|&(k, s)| (k, s.name())).collect();
+        assert_eq!(rows, expected);
+    }
+
     #[test]
     fn origins() {
         assert_eq!(
@@ -417,7 +504,7 @@ mod tests {
     #[test]
     fn privacy_by_default_and_host_stamps_win() {
         let event = obj(json!({
-            "kind": "block", "url": "https://mail.example.com/inbox/42", "referrer": "https://intranet/x?y",
+            "kind": "blocked", "url": "https://mail.example.com/inbox/42", "referrer": "https://intranet/x?y",
             "initiator": {"nested": "https://x/secret"}, "user": "mallory", "ts": "1999"
         }));
         let record = prepare(&event, &stamp(), "2025-01-01T00:00:00.000Z");
@@ -429,7 +516,7 @@ mod tests {
         assert_eq!(record["ts"], "2025-01-01T00:00:00.000Z");
 
         let full = obj(
-            json!({"kind": "block", "url": "https://mail.example.com/inbox/42", "fullUrl": true}),
+            json!({"kind": "blocked", "url": "https://mail.example.com/inbox/42", "fullUrl": true}),
         );
         assert_eq!(prepare(&full, &stamp(), "t")["url"], "https://mail.example.com/inbox/42");
     }
@@ -439,7 +526,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("audit");
         let log = AuditLog::new(Some(dir.clone())).with_system_log(false).with_rotation(300, 2);
-        let events: Vec<_> = (0..10).map(|i| obj(json!({"kind": "block", "n": i}))).collect();
+        let events: Vec<_> = (0..10).map(|i| obj(json!({"kind": "blocked", "n": i}))).collect();
         assert_eq!(log.write(&events, &stamp(), "t").unwrap(), 10);
         let mut names: Vec<String> = fs::read_dir(&dir)
             .unwrap()
@@ -490,7 +577,7 @@ mod tests {
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         let log = AuditLog::new(Some(dir)).with_system_log_at(socket);
-        let events = [obj(json!({"kind": "block", "url": "https://mail.example.com/inbox"}))];
+        let events = [obj(json!({"kind": "blocked", "url": "https://mail.example.com/inbox"}))];
         let started = std::time::Instant::now();
         let records = AuditLog::records(&events, &stamp(), "t");
         assert_eq!(log.write(&events, &stamp(), "t").unwrap(), 1);
@@ -512,7 +599,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("audit");
         let log = AuditLog::new(Some(dir.clone())).with_system_log_at(tmp.path().join("no-socket"));
-        let events = [obj(json!({"kind": "block"})), obj(json!({"kind": "warn_shown"}))];
+        let events = [obj(json!({"kind": "blocked"})), obj(json!({"kind": "warned"}))];
         let err = log.write(&events, &stamp(), "t").unwrap_err();
         assert!(
             matches!(err, AuditError::SystemLog { sent: 0, total: 2, .. }),

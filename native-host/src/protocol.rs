@@ -462,13 +462,13 @@ mod tests {
             RequestKind::ImportApproval { token: "a.b.c".into() }
         );
         let RequestKind::Audit { events } =
-            ok(json!({"v":1,"id":5,"type":"audit","event":{"kind":"block"}}))
+            ok(json!({"v":1,"id":5,"type":"audit","event":{"kind":"blocked"}}))
         else {
             panic!("expected audit")
         };
         assert_eq!(events.len(), 1);
         let RequestKind::Audit { events } = ok(
-            json!({"v":1,"id":5,"type":"audit","events":[{"kind":"block"},{"kind":"warn_shown"}]}),
+            json!({"v":1,"id":5,"type":"audit","events":[{"kind":"blocked"},{"kind":"warned"}]}),
         ) else {
             panic!("expected audit")
         };

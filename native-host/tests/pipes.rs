@@ -137,7 +137,7 @@ fn long_lived_port_answers_every_request_type_then_exits_zero() {
     assert_eq!(listed["data"]["problems"], json!([]));
 
     let audit = host.ask(json!({"v":1,"id":7,"type":"audit","events":[
-        {"kind":"block","url":"https://mail.example.com/u/0/#inbox","service":"example-mail","category":"webmail"},
+        {"kind":"blocked","url":"https://mail.example.com/u/0/#inbox","service":"example-mail","category":"webmail"},
         {"kind":"proceeded","url":"https://drive.example.com/file/d/123","fullUrl":true}
     ]}));
     assert_eq!(audit["data"]["written"], 2);

@@ -180,7 +180,7 @@ fn planted_audit_files_do_not_freeze_the_host() {
         }
         let mut host = spawn(tmp.path());
         let (reply, _) = host.ask_within(
-            json!({"v":1,"id":1,"type":"audit","event":{"kind":"block","url":"https://mail.example/"}}),
+            json!({"v":1,"id":1,"type":"audit","event":{"kind":"blocked","url":"https://mail.example/"}}),
             Duration::from_secs(1),
         );
         assert_eq!(reply["ok"], false, "{plant}: {reply}");

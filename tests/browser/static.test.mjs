@@ -115,3 +115,27 @@ test("the host's error codes are mirrored exactly", async () => {
   assert.ok(Object.keys(table).length >= 12, 'PROTOCOL.md error table found');
   assert.deepEqual(HOST_ERRORS, table);
 });
+
+// Issue 10: the host once raised the severity of `block` while the extension sent `blocked`. The
+// audit kinds table in PROTOCOL.md (mirrored by KINDS in native-host/src/audit.rs, checked there)
+// must be exactly the kinds the extension sends.
+test('the audit kinds the extension sends are the table in PROTOCOL.md', () => {
+  const section = read(REPO, 'native-host/PROTOCOL.md').split('### Audit kinds')[1] ?? '';
+  const table = [...section.split('\n### ')[0].matchAll(/^\| `([a-z0-9_]+)` \| (warning|notice) \|/gm)].map((m) => m[1]);
+  assert.ok(table.length >= 10, `PROTOCOL.md audit kinds table found (${table.length} rows)`);
+  const sent = new Map();
+  for (const file of sources('.js')) {
+    for (const m of read(file).matchAll(/\bkind:\s*([^,}\n]+)/g)) {
+      // `kind: cond ? 'a' : 'b'`: the kinds are the branches, not the condition's operands.
+      const expr = m[1].includes('?') ? m[1].slice(m[1].indexOf('?') + 1) : m[1];
+      const kinds = [...expr.matchAll(/'([a-z0-9_]+)'/g)].map((k) => k[1]);
+      const at = `${path.relative(REPO, file)}: kind: ${m[1].trim()}`;
+      assert.ok(kinds.length, `${at} is not a literal kind, so it cannot be checked against the table`);
+      for (const k of kinds) sent.set(k, at);
+    }
+  }
+  assert.ok(sent.size >= 10, `only ${sent.size} kinds found in the extension`);
+  for (const [k, at] of sent) assert.ok(table.includes(k), `${at}: "${k}" is not in PROTOCOL.md's audit kinds`);
+  for (const k of table) assert.ok(sent.has(k), `PROTOCOL.md lists "${k}", which the extension never sends`);
+  assert.equal(new Set(table).size, table.length, 'a kind listed twice');
+});
