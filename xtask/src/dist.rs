@@ -121,6 +121,7 @@ fn dist_once(root: &Path, args: &DistArgs, target_dir: &Path, out_root: &Path) -
     }
     println!("xtask: release {version}, extension id {id}, key {}", key.display());
     println!("xtask: SOURCE_DATE_EPOCH={epoch}");
+    warn_if_dirty(root);
 
     let out = out_root.join(format!("gatehouse-{version}"));
     if out.exists() {
@@ -262,6 +263,23 @@ fn source_date_epoch(root: &Path) -> Result<u64> {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim().parse().with_context(|| format!("git log gave {text:?}, not a time"))
+}
+
+/// A release is reproducible from a commit only when the tree is that commit.
+fn warn_if_dirty(root: &Path) {
+    let status = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(root)
+        .output();
+    if let Ok(out) = status {
+        let changed = String::from_utf8_lossy(&out.stdout).lines().count();
+        if changed > 0 {
+            println!(
+                "xtask: WARNING: {changed} tracked files differ from the last commit: this release \
+                 cannot be rebuilt from a commit (build releases from a clean checkout)"
+            );
+        }
+    }
 }
 
 fn check_base_url(url: &str) -> Result<String> {
