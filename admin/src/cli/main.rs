@@ -1,4 +1,4 @@
-//! `gatehouse`: the administrator's command line — host registration now; approvals and policy tools as they land.
+//! `gatehouse`: the administrators' command line — approvals (keygen, approve, inspect, revoke), policy tools and templates, host registration.
 //!
 //! Exit codes: 0 on success, 1 on any error (printed to stderr with its causes), 2 for a usage
 //! error (clap's own). Each subcommand group lives in its own module with a clap `Args` struct
