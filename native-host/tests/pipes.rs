@@ -22,6 +22,10 @@ struct Spawned {
 }
 
 fn spawn(dir: &Path, identity_root: Option<&Path>) -> Spawned {
+    spawn_command(command(dir, identity_root))
+}
+
+fn command(dir: &Path, identity_root: Option<&Path>) -> Command {
     let mut cmd = Command::new(HOST);
     cmd.arg("chrome-extension://abcdefghijklmnopabcdefghijklmnop/")
         .env("GATEHOUSE_APPROVALS_DIR", dir.join("machine"))
@@ -35,6 +39,10 @@ fn spawn(dir: &Path, identity_root: Option<&Path>) -> Spawned {
     if let Some(root) = identity_root {
         cmd.env("GATEHOUSE_IDENTITY_ROOT", root);
     }
+    cmd
+}
+
+fn spawn_command(mut cmd: Command) -> Spawned {
     let mut child = cmd.spawn().expect("spawn gatehouse-host");
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().expect("stdout");
@@ -262,4 +270,32 @@ fn import_never_uses_a_path_from_the_request() {
     assert_eq!(file.parent().unwrap(), tmp.path().join("user"), "a `file` field is ignored");
     assert!(!tmp.path().join("x.jws").exists());
     host.finish();
+}
+
+/// Regression: on a machine where the user is a local account (this one: not joined), the
+/// principal came from the Kerberos credential cache `$KRB5CCNAME` names, a file the user writes:
+/// a forged cache claimed a colleague's principal, and with it the colleague's approvals.
+#[test]
+fn a_forged_ticket_cache_claims_no_principal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("krb5cc_forged");
+    // MIT ccache v4, empty header, default principal colleague@CORP.EXAMPLE, no credentials.
+    let mut bytes = vec![5u8, 4, 0, 0];
+    bytes.extend(1u32.to_be_bytes());
+    bytes.extend(1u32.to_be_bytes());
+    for part in ["CORP.EXAMPLE", "colleague"] {
+        bytes.extend(u32::try_from(part.len()).unwrap().to_be_bytes());
+        bytes.extend(part.as_bytes());
+    }
+    std::fs::write(&cache, bytes).unwrap();
+    let mut cmd = command(dir.path(), None);
+    cmd.env("KRB5CCNAME", format!("FILE:{}", cache.display()));
+    let mut host = spawn_command(cmd);
+    let reply = host.ask(json!({"v": 1, "id": "id", "type": "identity"}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(
+        reply["data"]["principal"],
+        Value::Null,
+        "the cache's name is not an identity: {reply}"
+    );
 }

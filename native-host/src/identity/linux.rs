@@ -12,10 +12,15 @@
 //! the reason in `source`. The user comes from `/etc/passwd` under the root, else from NSS (domain
 //! users are not in `/etc/passwd`); never from `$USER` or `$LOGNAME`, which the user sets (an
 //! account neither knows is reported with an empty name).
+//!
+//! The principal approvals bind to comes only from the directory (an SSSD/winbind account on a
+//! joined machine). A Kerberos credential cache is never read for it: the cache is a file its
+//! user writes (`kinit` or any program can put any name in it), so it would let a local account
+//! claim a colleague's principal, and the colleague's approvals with it.
 
 use std::fs;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::conf::Conf;
 use super::{domain_principal, split_hostname, Identity, IdentityError, IdentitySource};
@@ -26,13 +31,12 @@ pub struct LinuxReader {
     root: PathBuf,
     uid: u32,
     nss_user: Option<String>,
-    ccache: Option<PathBuf>,
 }
 
 impl LinuxReader {
     /// A reader for user `uid` with every file under `root` (a fixture tree in tests).
     pub fn new(root: impl Into<PathBuf>, uid: u32) -> Self {
-        LinuxReader { root: root.into(), uid, nss_user: None, ccache: None }
+        LinuxReader { root: root.into(), uid, nss_user: None }
     }
 
     /// The user name NSS reports for the uid (covers SSSD/winbind users absent from `/etc/passwd`).
@@ -42,14 +46,7 @@ impl LinuxReader {
         self
     }
 
-    /// A Kerberos credential cache (`FILE:` type) whose default principal names the user.
-    #[must_use]
-    pub fn with_ccache(mut self, path: Option<PathBuf>) -> Self {
-        self.ccache = path;
-        self
-    }
-
-    /// The reader for this machine: root `/`, the process's uid, NSS, `$KRB5CCNAME`.
+    /// The reader for this machine: root `/`, the process's uid, NSS.
     #[cfg(unix)]
     pub fn system() -> Self {
         Self::system_with_root("/")
@@ -59,11 +56,8 @@ impl LinuxReader {
     /// `GATEHOUSE_IDENTITY_ROOT` override for end-to-end tests).
     #[cfg(unix)]
     pub fn system_with_root(root: impl Into<PathBuf>) -> Self {
-        let root = root.into();
         let uid = crate::util::current_uid();
-        // A fixture root describes a whole machine: the real credential cache is not part of it.
-        let ccache = if root == Path::new("/") { default_ccache(uid) } else { None };
-        Self::new(root, uid).with_nss_user(crate::util::account_name(uid)).with_ccache(ccache)
+        Self::new(root, uid).with_nss_user(crate::util::account_name(uid))
     }
 
     fn path(&self, rel: &str) -> PathBuf {
@@ -216,7 +210,7 @@ impl IdentitySource for LinuxReader {
             (Some(domain), true) if !is_local && !user.is_empty() => {
                 Some(domain_principal(&user, domain))
             }
-            _ => self.ccache.as_deref().and_then(ccache_principal),
+            _ => None,
         };
         Ok(Identity {
             user,
@@ -283,123 +277,9 @@ fn short_io(e: &io::Error) -> String {
     }
 }
 
-/// The default principal of a `FILE:` credential cache (format versions 3 and 4), e.g.
-/// `alice@CORP.EXAMPLE`. Anything else — another format, a truncated file — is `None`.
-///
-/// The cache is the user's file (`$KRB5CCNAME` is theirs to set): it is read without following a
-/// link or blocking, and only if it is a regular file of at most 64 KiB (`crate::userfile`).
-pub fn ccache_principal(path: &Path) -> Option<String> {
-    let bytes = crate::userfile::read_capped(path, 64 * 1024).ok()?;
-    parse_ccache_principal(&bytes)
-}
-
-/// The default principal in credential-cache bytes (MIT format, versions 0x0503/0x0504, big-endian).
-pub fn parse_ccache_principal(bytes: &[u8]) -> Option<String> {
-    let mut cur = Cursor { bytes, pos: 0 };
-    if cur.take(1)? != [5] {
-        return None;
-    }
-    match cur.take(1)?[0] {
-        3 => {}
-        4 => {
-            let header_len = cur.u16()?;
-            cur.take(usize::from(header_len))?;
-        }
-        _ => return None,
-    }
-    let _name_type = cur.u32()?;
-    let components = cur.u32()?;
-    if components == 0 || components > 16 {
-        return None;
-    }
-    let realm = cur.counted()?;
-    let parts = (0..components).map(|_| cur.counted()).collect::<Option<Vec<_>>>()?;
-    (!realm.is_empty()).then(|| format!("{}@{realm}", parts.join("/")))
-}
-
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let end = self.pos.checked_add(n)?;
-        let out = self.bytes.get(self.pos..end)?;
-        self.pos = end;
-        Some(out)
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn counted(&mut self) -> Option<String> {
-        let len = self.u32()?;
-        if len > 1024 {
-            return None;
-        }
-        String::from_utf8(self.take(len as usize)?.to_vec()).ok()
-    }
-}
-
-/// The credential cache MIT Kerberos would use: `$KRB5CCNAME` when it is a file, else
-/// `/tmp/krb5cc_<uid>`. Other cache types (KEYRING:, KCM:) are not read.
-#[cfg(unix)]
-fn default_ccache(uid: u32) -> Option<PathBuf> {
-    match std::env::var("KRB5CCNAME") {
-        Ok(name) => {
-            let path = name.strip_prefix("FILE:").unwrap_or(&name);
-            (path.starts_with('/')).then(|| PathBuf::from(path))
-        }
-        Err(_) => Some(PathBuf::from(format!("/tmp/krb5cc_{uid}"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A version-4 ccache with the given default principal and no credentials.
-    pub(crate) fn ccache_bytes(realm: &str, parts: &[&str]) -> Vec<u8> {
-        let mut b = vec![5, 4, 0, 0]; // version 0x0504, empty header
-        b.extend(1u32.to_be_bytes()); // KRB5_NT_PRINCIPAL
-        b.extend((parts.len() as u32).to_be_bytes());
-        for s in std::iter::once(realm).chain(parts.iter().copied()) {
-            b.extend((s.len() as u32).to_be_bytes());
-            b.extend(s.as_bytes());
-        }
-        b
-    }
-
-    #[test]
-    fn ccache_principal_v4_and_v3() {
-        assert_eq!(
-            parse_ccache_principal(&ccache_bytes("CORP.EXAMPLE", &["alice"])).as_deref(),
-            Some("alice@CORP.EXAMPLE")
-        );
-        assert_eq!(
-            parse_ccache_principal(&ccache_bytes("CORP.EXAMPLE", &["host", "ws01"])).as_deref(),
-            Some("host/ws01@CORP.EXAMPLE")
-        );
-        let mut v3 = ccache_bytes("R", &["bob"]);
-        v3.drain(1..4);
-        v3.insert(1, 3);
-        assert_eq!(parse_ccache_principal(&v3).as_deref(), Some("bob@R"));
-    }
-
-    #[test]
-    fn ccache_garbage_is_none() {
-        let good = ccache_bytes("CORP.EXAMPLE", &["alice"]);
-        for cut in 0..good.len() {
-            assert_eq!(parse_ccache_principal(&good[..cut]), None, "cut at {cut}");
-        }
-        assert_eq!(parse_ccache_principal(&[5, 2, 0, 0]), None, "old formats are not read");
-        let mut huge = vec![5, 3, 0, 0, 0, 1, 0, 0, 0, 1];
-        huge.extend(u32::MAX.to_be_bytes());
-        assert_eq!(parse_ccache_principal(&huge), None);
-    }
 
     #[test]
     fn sssd_domain_prefers_listed_ad_domains() {
