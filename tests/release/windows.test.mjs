@@ -6,7 +6,8 @@
 //      Program Files, the registry keys (read back with Wine's `reg query`);
 //   3. the INSTALLED gatehouse-host.exe answering hello, identity and network frames (with a
 //      test-only bcryptprimitives.dll shim placed beside it, see shim/; never in the MSI);
-//   4. `msiexec /x … /qn` leaves no file, folder or key behind.
+//   4. the registered Event Log message file formats event 1000 as the record's own text;
+//   5. `msiexec /x … /qn` leaves no file, folder or key behind.
 //
 // Environment: GATEHOUSE_DIST_DIR (default target/dist/gatehouse-<version>).
 
@@ -175,6 +176,16 @@ test('installed with Wine msiexec: files, HKLM keys, the installed host answers;
     assert.equal(network.ok, true, JSON.stringify(network));
     assert.ok(Array.isArray(network.data.addresses));
     fs.rmSync(shim);
+
+    // The registered message file formats the host's event 1000 as the record itself, as Event
+    // Viewer would (Wine's Event Log is a stub: this is as far as the Event Log goes here).
+    const fmt = path.join(w.prefix, 'formatmessage.exe');
+    execFileSync('x86_64-w64-mingw32-gcc', ['-municode', '-O2', '-o', fmt, path.join(here, 'formatmessage.c')]);
+    const messageFile = /EventMessageFile\s+REG_SZ\s+(.+)/.exec(log)[1].trim();
+    const record = 'gatehouse-audit {"kind":"blocked"}';
+    const formatted = w.wine([fmt, messageFile, '1000', record]);
+    assert.equal(formatted.replace(/\r/g, ''), `[${record}\n]`);
+    fs.rmSync(fmt);
 
     w.wine(['msiexec', '/x', `Z:${MSI.replaceAll('/', '\\')}`, '/qn']);
     assert.ok(!fs.existsSync(dir), `${INSTALL_DIR} is gone`);
