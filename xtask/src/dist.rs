@@ -497,8 +497,10 @@ fn stage_extension(
     let src = root.join("extension");
     for rel in walk(&src)? {
         let first = rel.split('/').next().unwrap_or_default();
-        // Build outputs of `cargo xtask build`, the test id, developer notes, Chrome's own files.
-        if matches!(first, "wasm" | "rules" | "_metadata" | "EXTENSION_ID" | "README.md")
+        // Build outputs of `cargo xtask build` (replaced below), the test id, developer notes,
+        // Chrome's own files.
+        if matches!(first, "wasm" | "_metadata" | "EXTENSION_ID" | "README.md")
+            || rel == "rules/bootstrap.json"
             || rel.ends_with(".DS_Store")
         {
             continue;
