@@ -36,20 +36,20 @@ pub(crate) type Condition = (Vec<String>, Option<String>);
 pub(crate) type Spelled = (Condition, bool);
 
 /// RE2 instructions a regex may use (measured limit 116, kept with a small margin).
-const BUDGET: u32 = 113;
+const BUDGET: u32 = 114;
 /// `^[a-z]+://`: the scheme, with RE2's fixed overhead.
 const SCHEME: (&str, u32) = ("^[a-z]+://", 8);
 /// Any authority, then the path's `/` (canonical http(s)/ws(s) URLs always have a path).
 const ANY_AUTHORITY: (&str, u32) = ("[!-.0-~]*/", 5);
 /// After a path prefix: DNR's `^` separator (`pattern::is_name_byte` inverted), `%7E` (an
-/// escaped `~`, a separator once decoded) or the end.
-const BOUNDARY_COST: u32 = 19;
+/// escaped `~`, a separator once decoded) or the end; without `%7E` behind the proxy.
+const BOUNDARY_COST: (u32, u32) = (19, 15);
 /// Userinfo, then the host (appended), then trailing dots and port: cost without the host.
-const EXACT_AUTHORITY_COST: u32 = 12;
+const EXACT_AUTHORITY_COST: u32 = 13;
 /// A translate.goog label ending in `-` + the carried host's label: cost without the labels.
 const SUBDOMAIN_PROXY_COST: u32 = 27;
 /// The `?u=` reading up to the host, and after it: cost without the hosts.
-const U_PARAMETER_COST: u32 = 58;
+const U_PARAMETER_COST: u32 = 47;
 
 /// The conditions that match exactly the URLs `patterns` match, for one priority and action.
 /// Deterministic: the same patterns in any order give the same conditions.
@@ -257,13 +257,20 @@ fn boundary(decode: bool) -> String {
 fn split_to_fit(authority: (String, u32), tokens: &[Token], decode: bool) -> Vec<String> {
     let mut out = Vec::new();
     let prefix = format!("{}{}", SCHEME.0, authority.0);
-    split(prefix, SCHEME.1 + authority.1, tokens, &boundary(decode), &mut out);
+    let cost = if decode { BOUNDARY_COST.0 } else { BOUNDARY_COST.1 };
+    split(prefix, SCHEME.1 + authority.1, tokens, &(boundary(decode), cost), &mut out);
     out
 }
 
-fn split(prefix: String, cost: u32, tokens: &[Token], boundary: &str, out: &mut Vec<String>) {
+fn split(
+    prefix: String,
+    cost: u32,
+    tokens: &[Token],
+    boundary: &(String, u32),
+    out: &mut Vec<String>,
+) {
     let joined: Vec<(String, u32)> = tokens.iter().map(Token::joined).collect();
-    let total = cost + joined.iter().map(|(_, c)| c).sum::<u32>() + BOUNDARY_COST;
+    let total = cost + joined.iter().map(|(_, c)| c).sum::<u32>() + boundary.1;
     let first_split = tokens.iter().position(|t| t.spellings.len() > 1);
     match first_split {
         Some(at) if total > BUDGET => {
@@ -276,27 +283,46 @@ fn split(prefix: String, cost: u32, tokens: &[Token], boundary: &str, out: &mut 
         }
         _ => {
             let body: String = joined.iter().map(|(s, _)| s.as_str()).collect();
-            out.push(format!("{prefix}{body}{boundary}"));
+            out.push(format!("{prefix}{body}{}", boundary.0));
         }
     }
 }
 
-/// Consecutive groups of `items` whose alternation fits beside `fixed` instructions.
+/// Groups of `items` (sorted first) whose alternation fits beside `fixed` instructions.
 fn pack(items: &[String], fixed: u32) -> Vec<Vec<String>> {
+    let mut items = items.to_vec();
+    items.sort();
+    items.dedup();
     let mut groups: Vec<Vec<String>> = Vec::new();
-    let mut cost = fixed;
     for item in items {
-        let c = literal_cost(item) + 1;
         match groups.last_mut() {
-            Some(group) if cost + c <= BUDGET => group.push(item.clone()),
-            _ => {
-                groups.push(vec![item.clone()]);
-                cost = fixed;
-            }
+            Some(group) if fixed + alternation_cost(group, &item) <= BUDGET => group.push(item),
+            _ => groups.push(vec![item]),
         }
-        cost += c;
     }
     groups
+}
+
+/// RE2's instructions for the alternation of sorted `group` + `next`: RE2 factors the common
+/// leading literal of adjacent alternatives (`parse.cc`, `FactorAlternation`), so a sorted list
+/// costs its trie — one instruction per trie edge, one per further branch, one more where an
+/// alternative is a prefix of the next (an empty branch).
+fn alternation_cost(group: &[String], next: &str) -> u32 {
+    let mut cost = 0;
+    let mut previous: Option<&str> = None;
+    for item in group.iter().map(String::as_str).chain([next]) {
+        let shared = previous.map_or(0, |p| common_prefix(p, item));
+        cost += literal_cost(&item[shared..]) + u32::from(previous.is_some());
+        if previous.is_some_and(|p| shared == p.len()) {
+            cost += 1;
+        }
+        previous = Some(item);
+    }
+    cost
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
 }
 
 fn alternation(items: &[String]) -> String {

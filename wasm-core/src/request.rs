@@ -191,9 +191,8 @@ impl Request {
                 None => break,
             }
         }
-        let mut targets = web_targets(&parsed).into_iter();
-        let web = targets.next();
-        Ok(Self { url: url.to_owned(), resource_type, web, also: targets.collect() })
+        let (web, also) = web_targets(&parsed);
+        Ok(Self { url: url.to_owned(), resource_type, web, also })
     }
 
     /// The URL exactly as given.
@@ -239,25 +238,24 @@ impl Request {
     }
 }
 
-/// Where a parsed web URL goes: the site it reaches, or for a translate frontend every site its
-/// `u` parameters name first and the frontend itself last.
-fn web_targets(url: &url::Url) -> Vec<WebTarget> {
-    let Some(scheme) = web_scheme(url.scheme()) else { return Vec::new() };
+/// Where a parsed web URL goes: the site it reaches; for a translate frontend, first every site
+/// its `u` parameters name, the frontend itself last (the second value: the rest, in order).
+fn web_targets(url: &url::Url) -> (Option<WebTarget>, Box<[WebTarget]>) {
+    let none = (None, Box::default());
+    let Some(scheme) = web_scheme(url.scheme()) else { return none };
     // The WHATWG parser has already lowercased, IDNA-mapped and IPv4-canonicalised the host;
     // only the trailing dot (same host) is left to drop. Parsing it again would only repeat
     // that work.
-    let Some(host) = url.host_str().and_then(trim_host) else { return Vec::new() };
+    let Some(host) = url.host_str().and_then(trim_host) else { return none };
     if let Some(carried) = translate_goog_target(host, url) {
-        return vec![carried];
+        return (Some(carried), Box::default());
     }
     let own = WebTarget::new(scheme, host, url.path(), url.port());
-    if !is_translate_frontend(host) {
-        return vec![own];
-    }
-    let mut targets: Vec<WebTarget> = url
-        .query()
-        .map(translate_u_hosts)
-        .unwrap_or_default()
+    let carried = match url.query() {
+        Some(query) if is_translate_frontend(host) => translate_u_hosts(query),
+        _ => return (Some(own), Box::default()),
+    };
+    let mut targets: Vec<WebTarget> = carried
         .into_iter()
         .map(|carried| WebTarget {
             via_proxy: Some(host.to_owned()),
@@ -265,7 +263,8 @@ fn web_targets(url: &url::Url) -> Vec<WebTarget> {
         })
         .collect();
     targets.push(own);
-    targets
+    let rest = targets.split_off(1);
+    (targets.pop(), rest.into())
 }
 
 fn web_scheme(scheme: &str) -> Option<&'static str> {
@@ -576,14 +575,14 @@ mod tests {
         ) {
             let url = format!("{scheme}{host}{tail}");
             if let (Some(fast), Ok(parsed)) = (canonical_web_target(&url), url::Url::parse(&url)) {
-                proptest::prop_assert_eq!(Some(fast), web_targets(&parsed).into_iter().next(), "{}", url);
+                proptest::prop_assert_eq!(Some(fast), web_targets(&parsed).0, "{}", url);
             }
         }
     }
 
     #[test]
     fn fast_path_agrees_with_the_parser() {
-        let slow = |u: &str| web_targets(&url::Url::parse(u).unwrap()).into_iter().next();
+        let slow = |u: &str| web_targets(&url::Url::parse(u).unwrap()).0;
         let mut fast_taken = 0;
         for u in [
             "https://www.example.com/",

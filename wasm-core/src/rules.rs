@@ -3,8 +3,10 @@
 //!
 //! DNR picks the highest-priority matching rule (allow beats redirect on a tie). Priorities
 //! follow pattern specificity — more labels, then a path — so the browser resolves overlaps
-//! exactly as [`crate::Policy::classify`] does: the most specific pattern wins. Output is
-//! deterministic: same input, byte-identical JSON.
+//! exactly as [`crate::Policy::classify`] does: the most specific pattern wins. Each pattern is
+//! spelled in every form the engine accepts (`dnr.rs`: trailing dots, escapes, translate
+//! proxies), all at the pattern's own priority. Output is deterministic: same input,
+//! byte-identical JSON.
 
 use std::collections::BTreeMap;
 
