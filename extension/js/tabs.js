@@ -34,7 +34,10 @@ export async function recheckOpenTabs({ stopped, blockUrl, audit }) {
   let sent = 0;
   let reloaded = 0;
   for (const tab of all) {
-    const url = tab.pendingUrl || tab.url;
+    // The committed page: a navigation still in flight (`pendingUrl`) meets the rules itself,
+    // and sending it elsewhere would only race it. A blocked page that stays up while a slow
+    // navigation is pending is still caught here.
+    const url = tab.url;
     if (tab.id == null || tab.id < 0 || !url || !WEB.test(url)) continue;
     const main = await stopped(url, 'main_frame');
     if (main) {
