@@ -72,6 +72,9 @@ const state = {
   /** The last re-check of open tabs and clearing of blocked sites' data. */
   tabs: null,
   siteData: null,
+  /** When network facts were last asked for, and why out of turn (a network change event). */
+  networkCheckedMs: null,
+  networkEvent: null,
   prediction: null,
 };
 
@@ -109,9 +112,9 @@ chrome.webNavigation.onHistoryStateUpdated.addListener((d) => {
 chrome.runtime.onMessage.addListener(onMessage);
 // A network change is the moment scope may change: re-read the facts at once rather than at the
 // next alarm (these fire only while the worker runs; the 30-second alarm covers the rest).
-self.addEventListener('online', () => whenReady('online', () => refreshNetworkNow('network online')));
-self.addEventListener('offline', () => whenReady('offline', () => refreshNetworkNow('network offline')));
-navigator.connection?.addEventListener?.('change', () => whenReady('connection', () => refreshNetworkNow('connection changed')));
+self.addEventListener('online', () => onNetworkEvent('network online'));
+self.addEventListener('offline', () => onNetworkEvent('network offline'));
+navigator.connection?.addEventListener?.('change', () => onNetworkEvent('connection changed'));
 
 const ready = start();
 
@@ -257,6 +260,7 @@ async function refreshFromHost() {
 /** Re-reads network facts; returns whether they changed. */
 async function refreshNetwork() {
   const probeHosts = policyInfo()?.probeHosts ?? [];
+  state.networkCheckedMs = Date.now();
   try {
     const network = await host.request('network', { probeHosts });
     const changed = JSON.stringify(network) !== JSON.stringify(state.network);
@@ -297,11 +301,18 @@ async function refreshPeriodic(what) {
   if (what === 'approvals' && (await refreshApprovals())) await recompile('approvals changed');
 }
 
-let lastNetworkEventMs = 0;
-/** A network change event: facts now, at most once every 2 s (events come in bursts). */
+/** How long a burst of network events (offline, connection change, online) has to settle. */
+const NETWORK_EVENT_SETTLE_MS = 1000;
+let networkEventTimer = null;
+/** A network change event: one re-read of the facts once the burst has settled (the last event
+ * — typically "online", the one that matters — always gets its re-read). */
+function onNetworkEvent(reason) {
+  clearTimeout(networkEventTimer);
+  networkEventTimer = setTimeout(() => whenReady(reason, () => refreshNetworkNow(reason)), NETWORK_EVENT_SETTLE_MS);
+}
+
 async function refreshNetworkNow(reason) {
-  if (Date.now() - lastNetworkEventMs < 2000) return;
-  lastNetworkEventMs = Date.now();
+  state.networkEvent = { reason, atMs: Date.now() };
   if (state.host.status !== 'connected') {
     if (await refreshFromHost()) await recompile('host available');
   } else if (await refreshNetwork()) {
@@ -713,6 +724,8 @@ async function statusSnapshot() {
     host: state.host,
     identity: state.identity,
     network: state.network,
+    networkCheckedMs: state.networkCheckedMs,
+    networkEvent: state.networkEvent,
     scope: state.policy ? scope() : null,
     approvals: state.approvals.map((r) => r.approval),
     rejected: state.rejected,

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { EXTENSION_ID, blockPageReady, openScenario } from './lib/harness.mjs';
+import { EXTENSION_ID, blockPageReady, openScenario, sleep } from './lib/harness.mjs';
 
 const GMAIL = 'https://mail.google.com/mail/u/0/';
 
@@ -67,7 +67,17 @@ test('with dynamic URLs, the rules still send a blocked main frame and subframe 
   assert.deepEqual(s.sentinel.requests, [], 'the blocked host saw no request');
 });
 
-test('network facts are re-read every 30 seconds', async () => {
-  const alarm = await (await s.worker()).evaluate(() => chrome.alarms.get('gatehouse.network'));
+test('network facts are re-read every 30 seconds, and at once when the network changes', async () => {
+  const worker = await s.worker();
+  const alarm = await worker.evaluate(() => chrome.alarms.get('gatehouse.network'));
   assert.equal(alarm?.periodInMinutes, 0.5);
+  // Off the network and back (DevTools network emulation reaches the worker: navigator.onLine).
+  await s.context.setOffline(true);
+  await sleep(300);
+  assert.equal(await worker.evaluate(() => navigator.onLine), false);
+  await s.context.setOffline(false);
+  const onlineMs = Date.now();
+  const st = await s.waitFor((x) => x.networkEvent?.atMs > onlineMs, 'a re-read after the network came back', 10_000);
+  console.log(`network back → facts asked for in ${st.networkEvent.atMs - onlineMs} ms (${st.networkEvent.reason})`);
+  assert.ok(st.networkEvent.atMs - onlineMs < 5000);
 });
