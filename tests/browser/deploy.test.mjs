@@ -119,7 +119,9 @@ test('the release .deb, CRX and generated policy: force-installed, host answerin
   const home = path.join(root, 'home');
   const tmp = path.join(root, 'tmp');
   for (const d of [home, tmp]) fs.mkdirSync(d, { recursive: true });
-  const tls = makeCertificate(fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-deploy-cert-')));
+  const certDir = path.join(root, 'cert');
+  fs.mkdirSync(certDir);
+  const tls = makeCertificate(certDir);
   const web = await startStandIn({ name: 'web', tls });
   const sentinel = await startStandIn({ name: 'sentinel', tls });
   let syslog;
