@@ -70,4 +70,25 @@ pub struct Context {
     pub now_ms: i64,
     /// Approvals that verified against the policy for this identity (see [`crate::verify_approval`]).
     pub approvals: Vec<Approval>,
+    /// Warn-mode "continue"s the user made: each opens its one service until it ends.
+    pub proceeds: Vec<Proceed>,
+}
+
+/// A warn-mode "continue": the user gave a reason and went on to one service. It opens that
+/// service alone, by its own patterns at their own specificity (never the host it is served
+/// from, which may carry other services), and only while the service's category warns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Proceed {
+    /// The service id continued on (`google_chat`).
+    pub service: String,
+    /// When it ends (ms since the Unix epoch, exclusive).
+    pub until_ms: i64,
+}
+
+impl Proceed {
+    /// Whether it opens `service_id` at `now_ms`.
+    pub fn covers(&self, service_id: &str, now_ms: i64) -> bool {
+        self.service == service_id && now_ms < self.until_ms
+    }
 }

@@ -49,6 +49,8 @@ pub enum Reason {
     Warned,
     /// The category is blocked and no approval covers it.
     Blocked,
+    /// The category warns and the user continued on this service (a [`crate::Proceed`]).
+    Proceeded,
 }
 
 impl Reason {
@@ -65,8 +67,24 @@ impl Reason {
             Self::AdaptationPeriod => "adaptation_period",
             Self::Warned => "warned",
             Self::Blocked => "blocked",
+            Self::Proceeded => "proceeded",
         }
     }
+
+    /// Every reason, in code order (for the tables the pages mirror).
+    pub const ALL: [Reason; 11] = [
+        Self::NotWeb,
+        Self::Uncategorised,
+        Self::OutOfScope,
+        Self::Allowlisted,
+        Self::Approved,
+        Self::CategoryOff,
+        Self::Monitored,
+        Self::AdaptationPeriod,
+        Self::Warned,
+        Self::Blocked,
+        Self::Proceeded,
+    ];
 }
 
 /// The service a verdict is about.
@@ -122,6 +140,17 @@ impl Verdict {
 
 /// Decides one request.
 pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict {
+    decide_at(policy, context, context.now_ms, request)
+}
+
+/// [`decide`] at `now_ms` rather than `context.now_ms` (an engine's context is set once per
+/// change; the time moves on).
+pub(crate) fn decide_at(
+    policy: &Policy,
+    context: &Context,
+    now_ms: i64,
+    request: &Request,
+) -> Verdict {
     // Evaluation order (DESIGN.md, "The decision"):
     // 1. not a web URL, or not categorised → allow;
     // 2. policy scope says this machine is not on the internal network → allow (`out_of_scope`);
@@ -129,7 +158,9 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
     // 4. a valid approval covers this service/category for this user and machine → allow
     //    (`approved`); approvals arrive verified, and are re-checked here for time and revocation;
     // 5. the category's mode for today: `off`, `monitor` (log only), `warn`, `block` — with
-    //    `block` softened to `warn` before the adaptation date.
+    //    `block` softened to `warn` before the adaptation date;
+    // 6. a warning the user continued past for this very service (`Context::proceeds`) → allow
+    //    (`proceeded`). Only a warning: a continue never opens a blocked service.
     let base = |action, reason, explanation: Cow<'static, str>| Verdict {
         action,
         reason,
@@ -197,9 +228,7 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
     let approval = context
         .approvals
         .iter()
-        .filter(|a| {
-            a.covers(&hit.service.id, &hit.service.category) && a.in_force(policy, context.now_ms)
-        })
+        .filter(|a| a.covers(&hit.service.id, &hit.service.category) && a.in_force(policy, now_ms))
         .max_by_key(|a| a.expires_ms);
     if let Some(a) = approval {
         return Verdict {
@@ -211,7 +240,7 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
             )
         };
     }
-    match category.mode {
+    let verdict = match category.mode {
         Mode::Off => categorised(Action::Allow, Reason::CategoryOff, format!("{category_name} is not restricted by the policy.").into()),
         Mode::Monitor => categorised(
             Action::Monitor,
@@ -225,7 +254,7 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
         ),
         Mode::Block => {
             let adaptation = category.adaptation_end_ms;
-            if adaptation.is_some_and(|end| context.now_ms < end) {
+            if adaptation.is_some_and(|end| now_ms < end) {
                 categorised(
                     Action::Warn,
                     Reason::AdaptationPeriod,
@@ -239,7 +268,17 @@ pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict 
                 )
             }
         }
+    };
+    if verdict.action == Action::Warn
+        && context.proceeds.iter().any(|p| p.covers(&hit.service.id, now_ms))
+    {
+        return categorised(
+            Action::Allow,
+            Reason::Proceeded,
+            format!("{service_name} ({category_name}) is open: you continued past the warning with a reason, which was recorded.").into(),
+        );
     }
+    verdict
 }
 
 #[cfg(test)]
@@ -337,5 +376,33 @@ mod tests {
             decide(&revoking, &ctx, &req("https://mail.google.com/")).reason,
             Reason::Blocked
         );
+    }
+
+    /// Regression (issue 10): a continue on Google Chat, served under mail.google.com/chat,
+    /// opens Chat alone; Gmail on the same host stays blocked, and a continue never opens a
+    /// blocked service or outlives its end.
+    #[test]
+    fn a_proceed_opens_its_service_not_its_host() {
+        let policy = r#"{"categories": {"instant_messaging": {"mode": "warn"}}}"#;
+        let proceed = crate::Proceed { service: "google_chat".into(), until_ms: NOW + 60_000 };
+        let ctx = Context { now_ms: NOW, proceeds: vec![proceed.clone()], ..Context::default() };
+        let v = verdict(policy, "https://mail.google.com/chat/u/0/", &ctx);
+        assert_eq!((v.action, v.reason), (Action::Allow, Reason::Proceeded));
+        assert_eq!(v.service.map(|s| s.id).as_deref(), Some("google_chat"));
+        assert!(!Reason::Proceeded.code().is_empty());
+        let v = verdict(policy, "https://mail.google.com/mail/u/0/", &ctx);
+        assert_eq!((v.action, v.reason), (Action::Block, Reason::Blocked), "Gmail stays blocked");
+        let v = verdict(policy, "https://chat.google.com/", &ctx);
+        assert_eq!(v.reason, Reason::Proceeded, "the service's other hosts are the service too");
+        let ended = Context { now_ms: proceed.until_ms, ..ctx.clone() };
+        let v = verdict(policy, "https://mail.google.com/chat/u/0/", &ended);
+        assert_eq!((v.action, v.reason), (Action::Warn, Reason::Warned), "ended");
+        // A continue recorded for a blocked service opens nothing.
+        let blocked = Context {
+            proceeds: vec![crate::Proceed { service: "gmail".into(), until_ms: NOW + 60_000 }],
+            ..ctx
+        };
+        let v = verdict(policy, "https://mail.google.com/mail/u/0/", &blocked);
+        assert_eq!(v.reason, Reason::Blocked);
     }
 }

@@ -11,6 +11,7 @@ mod catalogue;
 mod context;
 mod decide;
 mod dnr;
+mod engine;
 mod matcher;
 mod pattern;
 mod policy;
@@ -22,8 +23,12 @@ mod token;
 mod wasm;
 
 pub use catalogue::{services as catalogue, Names, Service};
-pub use context::{Context, Identity, NetworkFacts, ResolvedHost};
+pub use context::{Context, Identity, NetworkFacts, Proceed, ResolvedHost};
 pub use decide::{decide, Action, ApprovalRef, Reason, ServiceRef, Verdict};
+pub use engine::{
+    ApprovalNote, CategoryInfo, Defaults, Engine, Explanation, NotWarned, PolicyInfo, TokenInput,
+    TokenResult, DEFAULTS,
+};
 pub use pattern::{Pattern, PatternError};
 pub use policy::{
     BlockPageText, CategoryPolicy, Classification, Mode, Parsed, Policy, PolicyError,

@@ -18,9 +18,9 @@ use crate::token::ApproverKeys;
 /// The embedded default: every category blocked, no scope restriction.
 const DEFAULT_POLICY: &str = include_str!("default-policy.json");
 /// Six months, the guideline's adaptation period, as the default cap on approvals and requests.
-const DEFAULT_MAX_DAYS: u32 = 183;
+pub(crate) const DEFAULT_MAX_DAYS: u32 = 183;
 /// How long a "continue" on a warning page lasts unless the policy says otherwise.
-const DEFAULT_PROCEED_MINUTES: u32 = 60;
+pub(crate) const DEFAULT_PROCEED_MINUTES: u32 = 60;
 /// Managed storage is capped well below this; anything larger is not a policy.
 const MAX_POLICY_BYTES: usize = 16 * 1024 * 1024;
 

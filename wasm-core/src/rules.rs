@@ -20,7 +20,7 @@ use crate::request::ResourceType;
 
 /// Specificity-ordered enforcement and carve-out rules sit at `PRIORITY_BASE + specificity`.
 pub const PRIORITY_BASE: u32 = 100;
-/// The allowlist (and warn-mode "continue") outranks every categorisation.
+/// The allowlist outranks every categorisation.
 pub const PRIORITY_ALLOW: u32 = 1_000;
 /// `modifyHeaders` only applies above the highest matching allow rule.
 pub const PRIORITY_TENANT_HEADERS: u32 = 2_000;
@@ -151,10 +151,19 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
     }
     let now = context.now_ms;
     let approvals: Vec<_> = context.approvals.iter().filter(|a| a.in_force(policy, now)).collect();
+    let proceeds: Vec<_> = context.proceeds.iter().filter(|p| p.until_ms > now).collect();
     let enforced_service = |index: usize| {
         let Some(service) = policy.services.get(index) else { return true };
-        let mode = policy.category(&service.category).mode;
-        matches!(mode, Mode::Warn | Mode::Block)
+        let category = policy.category(&service.category);
+        // Warns today: warn mode, or block mode before its adaptation date (as `decide`).
+        let warns = match category.mode {
+            Mode::Warn => true,
+            Mode::Block => category.adaptation_end_ms.is_some_and(|end| now < end),
+            Mode::Off | Mode::Monitor => false,
+        };
+        let proceeded = warns && proceeds.iter().any(|p| p.covers(&service.id, now));
+        matches!(category.mode, Mode::Warn | Mode::Block)
+            && !proceeded
             && !policy.allowed_services.contains(&service.id)
             && !approvals.iter().any(|a| a.covers(&service.id, &service.category))
     };
@@ -221,7 +230,8 @@ fn next_change(
         .iter()
         .map(|a| a.not_before_ms)
         .chain(approvals.iter().map(|a| a.expires_ms));
-    adaptation.chain(approval_edges).filter(|&t| t > now).min()
+    let proceed_ends = context.proceeds.iter().map(|p| p.until_ms);
+    adaptation.chain(approval_edges).chain(proceed_ends).filter(|&t| t > now).min()
 }
 
 /// Specificity of a pattern: two points per label, one for a path.
@@ -658,5 +668,62 @@ mod tests {
         assert!(out.stats.unsafe_rules <= MAX_DYNAMIC_UNSAFE_RULES);
         assert!(out.stats.regex_rules <= MAX_REGEX_RULES);
         assert!(out.stats.enforced_patterns >= 100_000);
+    }
+
+    /// Regression (issue 10): the allow behind a continue on Google Chat is Chat's own
+    /// patterns at their own specificity — it outranks Gmail's `mail.google.com` only under
+    /// `/chat`, and nothing host-wide or at `PRIORITY_ALLOW` is emitted.
+    #[test]
+    fn a_proceed_allows_its_service_not_its_host() {
+        let policy = r#"{"categories": {"instant_messaging": {"mode": "warn"}}}"#;
+        let until_ms = NOW + 60_000;
+        let proceeds = vec![crate::Proceed { service: "google_chat".into(), until_ms }];
+        let before = compile(policy, &Context { now_ms: NOW, ..Context::default() });
+        let out = compile(policy, &Context { now_ms: NOW, proceeds, ..Context::default() });
+        let allows: Vec<&Rule> = out.rules.iter().filter(|r| r.action.kind == "allow").collect();
+        let before_allows = before.rules.iter().filter(|r| r.action.kind == "allow").count();
+        assert!(allows.len() > before_allows, "the continue added allow rules");
+        assert!(allows.iter().all(|r| r.priority < PRIORITY_ALLOW), "{allows:?}");
+        assert!(!domains_with(&out.rules, "allow").contains(&"mail.google.com".to_owned()));
+        let gmail = out
+            .rules
+            .iter()
+            .filter(|r| r.action.kind == "redirect")
+            .find(|r| {
+                r.condition
+                    .request_domains
+                    .as_deref()
+                    .is_some_and(|d| d.contains(&"mail.google.com".to_owned()))
+                    && r.condition.regex_filter.as_deref() == Some("^.+$")
+            })
+            .expect("Gmail is still redirected");
+        let chat: Vec<&&Rule> = allows
+            .iter()
+            .filter(|r| {
+                r.condition
+                    .request_domains
+                    .as_deref()
+                    .is_some_and(|d| d.contains(&"mail.google.com".to_owned()))
+            })
+            .collect();
+        assert!(!chat.is_empty());
+        for r in chat {
+            let re = r.condition.regex_filter.as_deref().expect("narrowed to a path");
+            let re = regex::Regex::new(re).unwrap();
+            assert!(re.is_match("https://mail.google.com/chat/u/0/"));
+            assert!(!re.is_match("https://mail.google.com/mail/u/0/"), "{re}");
+            assert!(!re.is_match("https://mail.google.com/mail/u/0/upload"), "{re}");
+            assert!(r.priority > gmail.priority);
+        }
+        // Chat's own hosts are simply no longer enforced.
+        assert!(!domains_with(&out.rules, "redirect").contains(&"chat.google.com".to_owned()));
+        assert_eq!(out.next_change_ms, Some(until_ms));
+        // A continue on a blocked service changes nothing.
+        let gmail_proceed = vec![crate::Proceed { service: "gmail".into(), until_ms }];
+        let same = compile(
+            policy,
+            &Context { now_ms: NOW, proceeds: gmail_proceed, ..Context::default() },
+        );
+        assert_eq!(same.rules, before.rules);
     }
 }

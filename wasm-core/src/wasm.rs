@@ -4,9 +4,7 @@
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use crate::{
-    catalogue, check_approval, decide, Context, Identity, Names, Policy, Request, ResourceType,
-};
+use crate::{catalogue, Identity, Request, ResourceType};
 
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
     value
@@ -18,11 +16,21 @@ fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T
     serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
 }
 
-/// A compiled policy, ready to decide.
+/// A compiled policy, ready to decide: [`crate::Engine`] behind JavaScript names.
 #[wasm_bindgen]
 pub struct Engine {
-    policy: Policy,
-    warnings: Vec<crate::Warning>,
+    inner: crate::Engine,
+    /// The last `verifyApprovals` results, for `explain`'s notes on approvals not in force.
+    tokens: Vec<crate::TokenResult>,
+}
+
+fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn request(url: &str, resource_type: &str) -> Result<Request, JsError> {
+    let resource_type: ResourceType = resource_type.parse().map_err(js_error)?;
+    Request::new(url, resource_type).map_err(js_error)
 }
 
 #[wasm_bindgen]
@@ -30,150 +38,132 @@ impl Engine {
     /// Parses a policy (JSON text); without one, the embedded default. Throws if unusable.
     #[wasm_bindgen(constructor)]
     pub fn new(policy_json: Option<String>) -> Result<Engine, JsError> {
-        match policy_json {
-            None => Ok(Self::embedded_default()),
-            Some(json) => {
-                let parsed = Policy::from_json(&json).map_err(|e| JsError::new(&e.to_string()))?;
-                Ok(Self { policy: parsed.policy, warnings: parsed.warnings })
-            }
-        }
+        let inner = match policy_json {
+            None => crate::Engine::embedded_default(),
+            Some(json) => crate::Engine::new(&json).map_err(js_error)?,
+        };
+        Ok(Self { inner, tokens: Vec::new() })
     }
 
     /// The embedded default policy.
     #[wasm_bindgen(js_name = embeddedDefault)]
     pub fn embedded_default() -> Engine {
-        Self { policy: Policy::embedded_default(), warnings: Vec::new() }
+        Self { inner: crate::Engine::embedded_default(), tokens: Vec::new() }
     }
 
     /// `[{path, message}]` for every policy entry that was skipped or adjusted.
     pub fn warnings(&self) -> Result<JsValue, JsError> {
-        to_js(&self.warnings)
+        to_js(self.inner.warnings())
     }
 
-    /// The verdict for one URL. Throws on an unparsable URL or resource type.
+    /// Sets the context (`{identity, network, approvals, proceeds}`) once per change; `decide`,
+    /// `check` and `compileRules` then take only the time.
+    #[wasm_bindgen(js_name = setContext)]
+    pub fn set_context(&mut self, context: JsValue) -> Result<(), JsError> {
+        self.inner.set_context(from_js(context, "context")?);
+        Ok(())
+    }
+
+    /// The verdict for one URL at `nowMs` in the context set last — or, given a context object
+    /// instead of a time, in that context. Throws on an unparsable URL or resource type.
     pub fn decide(
-        &self,
+        &mut self,
         url: &str,
         resource_type: &str,
-        context: JsValue,
+        now_or_context: JsValue,
     ) -> Result<JsValue, JsError> {
-        let context: Context = from_js(context, "context")?;
-        let resource_type: ResourceType =
-            resource_type.parse().map_err(|e: crate::RequestError| JsError::new(&e.to_string()))?;
-        let request = Request::new(url, resource_type).map_err(|e| JsError::new(&e.to_string()))?;
-        to_js(&decide(&self.policy, &context, &request))
+        let now_ms = self.now(now_or_context)?;
+        to_js(&self.inner.decide(&request(url, resource_type)?, now_ms))
     }
 
-    /// The dynamic rules for this policy and context.
+    /// `decide` for the hot path: `null` when Gatehouse does not apply (not a web URL, or not
+    /// categorised), else the verdict. Takes the time; the context is the one set last.
+    pub fn check(&self, url: &str, resource_type: &str, now_ms: f64) -> Result<JsValue, JsError> {
+        let verdict = self.inner.decide(&request(url, resource_type)?, now_ms as i64);
+        if verdict.category.is_none() && verdict.action == crate::Action::Allow {
+            return Ok(JsValue::NULL);
+        }
+        to_js(&verdict)
+    }
+
+    /// The dynamic rules at `nowMs` in the context set last (or in a context object given).
     #[wasm_bindgen(js_name = compileRules)]
     pub fn compile_rules(
-        &self,
-        context: JsValue,
+        &mut self,
+        now_or_context: JsValue,
         block_page_url: &str,
     ) -> Result<JsValue, JsError> {
-        let context: Context = from_js(context, "context")?;
-        to_js(&crate::compile_rules(&self.policy, &context, block_page_url))
+        let now_ms = self.now(now_or_context)?;
+        to_js(&self.inner.compile_rules(now_ms, block_page_url))
     }
 
     /// Verifies tokens (`[{token, source, file}]`) for `identity` at `nowMs`.
     #[wasm_bindgen(js_name = verifyApprovals)]
     pub fn verify_approvals(
-        &self,
+        &mut self,
         tokens: JsValue,
         identity: JsValue,
         now_ms: f64,
     ) -> Result<JsValue, JsError> {
-        let tokens: Vec<TokenInput> = from_js(tokens, "tokens")?;
+        let tokens: Vec<crate::TokenInput> = from_js(tokens, "tokens")?;
         let identity: Option<Identity> = from_js(identity, "identity")?;
-        let now_ms = now_ms as i64;
-        let results: Vec<TokenResult> = tokens
-            .into_iter()
-            .map(|t| {
-                // The signature is checked once; an authentic token that is not in force keeps
-                // its claims, so the block page can say "your approval for this ended".
-                let (verdict, claims) =
-                    match crate::signed_approval(&self.policy, &t.token, &t.source) {
-                        Err(e) => (Err(e), None),
-                        Ok(signed) => {
-                            let checked = check_approval(
-                                &self.policy,
-                                signed.clone(),
-                                identity.as_ref(),
-                                now_ms,
-                            );
-                            let claims = checked.is_err().then_some(signed);
-                            (checked, claims)
-                        }
-                    };
-                match verdict {
-                    Ok(approval) => TokenResult {
-                        ok: true,
-                        approval: Some(approval),
-                        reason: None,
-                        message: None,
-                        claims: None,
-                        source: t.source,
-                        file: t.file,
-                    },
-                    Err(e) => TokenResult {
-                        ok: false,
-                        approval: None,
-                        reason: Some(e.code()),
-                        message: Some(e.to_string()),
-                        claims,
-                        source: t.source,
-                        file: t.file,
-                    },
-                }
-            })
-            .collect();
-        to_js(&results)
+        self.tokens = self.inner.verify_tokens(tokens, identity.as_ref(), now_ms as i64);
+        to_js(&self.tokens)
     }
 
-    /// `{inScope, reason, explanation}` for this context.
-    pub fn scope(&self, context: JsValue) -> Result<JsValue, JsError> {
-        let context: Context = from_js(context, "context")?;
-        to_js(&self.policy.scope().evaluate(&context))
+    /// What the block page shows for `url` at `nowMs` (verdict, approval notes, defaults).
+    pub fn explain(&self, url: &str, now_ms: f64) -> Result<JsValue, JsError> {
+        let request = request(url, "main_frame")?;
+        to_js(&self.inner.explain(&request, now_ms as i64, &self.tokens))
+    }
+
+    /// The "continue" on `url` at `nowMs`: `{service, untilMs}`. Throws unless it warns.
+    pub fn proceed(&self, url: &str, now_ms: f64) -> Result<JsValue, JsError> {
+        let request = request(url, "main_frame")?;
+        to_js(&self.inner.proceed(&request, now_ms as i64).map_err(js_error)?)
+    }
+
+    /// `{inScope, reason, explanation}` for the context set last (or a context object given).
+    pub fn scope(&mut self, context: JsValue) -> Result<JsValue, JsError> {
+        if !context.is_undefined() && !context.is_null() {
+            self.inner.set_context(from_js(context, "context")?);
+        }
+        to_js(&self.inner.scope())
     }
 
     /// What the pages need to know about the policy.
     #[wasm_bindgen(js_name = policyInfo)]
     pub fn policy_info(&self) -> Result<JsValue, JsError> {
-        let p = &self.policy;
-        let categories: std::collections::BTreeMap<&str, CategoryInfo> = p
-            .categories()
-            .iter()
-            .map(|(id, c)| {
-                (
-                    id.as_str(),
-                    CategoryInfo {
-                        mode: c.mode,
-                        adaptation_end_ms: c.adaptation_end_ms,
-                        name: c.name.clone(),
-                    },
-                )
-            })
-            .collect();
-        to_js(&PolicyInfo {
-            department: p.block_page().department.clone(),
-            contact: p.block_page().contact.clone(),
-            message: p.block_page().message.clone(),
-            requests: p.requests().clone(),
-            warn_proceed_minutes: p.warn_proceed_minutes(),
-            audit_full_url: p.audit_full_url(),
-            probe_hosts: p.scope().probe_hosts().to_vec(),
-            max_approval_days: p.max_approval_days(),
-            categories,
-        })
+        to_js(&self.inner.info())
+    }
+
+    /// The reason codes a verdict can carry, in order (the pages mirror them).
+    #[wasm_bindgen(js_name = reasonCodes)]
+    pub fn reason_codes() -> Result<JsValue, JsError> {
+        to_js(&crate::Reason::ALL.map(crate::Reason::code))
+    }
+
+    /// A time in ms, or a context object (the older calling convention), which is then set.
+    fn now(&mut self, now_or_context: JsValue) -> Result<i64, JsError> {
+        match now_or_context.as_f64() {
+            Some(now_ms) => Ok(now_ms as i64),
+            None => {
+                let context: crate::Context = from_js(now_or_context, "context")?;
+                let now_ms = context.now_ms;
+                self.inner.set_context(context);
+                Ok(now_ms)
+            }
+        }
     }
 
     /// The session allow rule for a warn-mode "continue" on `url`, and when it ends.
+    /// Deprecated: host-wide; kept until the worker installs `proceed` through the context.
     #[wasm_bindgen(js_name = proceedRule)]
     pub fn proceed_rule(&self, url: &str, rule_id: u32, now_ms: f64) -> Result<JsValue, JsError> {
-        let request =
-            Request::new(url, ResourceType::MainFrame).map_err(|e| JsError::new(&e.to_string()))?;
+        let request = request(url, "main_frame")?;
         let host = request.host().ok_or_else(|| JsError::new("not a web URL"))?;
-        let expires_ms = now_ms as i64 + i64::from(self.policy.warn_proceed_minutes()) * 60_000;
+        let minutes = self.inner.policy().warn_proceed_minutes();
+        let expires_ms = now_ms as i64 + i64::from(minutes) * 60_000;
         to_js(&ProceedRule { rule: crate::proceed_rule(rule_id, host), expires_ms })
     }
 }
@@ -188,52 +178,6 @@ pub fn bootstrap_rules(block_page_url: &str) -> Result<JsValue, JsError> {
 #[wasm_bindgen(js_name = catalogue)]
 pub fn catalogue_js() -> Result<JsValue, JsError> {
     to_js(catalogue())
-}
-
-#[derive(Deserialize)]
-struct TokenInput {
-    token: String,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    file: Option<String>,
-}
-
-#[derive(Serialize)]
-struct TokenResult {
-    ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    approval: Option<crate::Approval>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    claims: Option<crate::Approval>,
-    source: String,
-    file: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CategoryInfo {
-    mode: crate::Mode,
-    adaptation_end_ms: Option<i64>,
-    name: Names,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyInfo<'a> {
-    department: Option<Names>,
-    contact: Option<String>,
-    message: Option<Names>,
-    requests: crate::RequestRouting,
-    warn_proceed_minutes: u32,
-    audit_full_url: bool,
-    probe_hosts: Vec<String>,
-    max_approval_days: u32,
-    categories: std::collections::BTreeMap<&'a str, CategoryInfo>,
 }
 
 #[derive(Serialize)]
