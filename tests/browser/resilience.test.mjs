@@ -49,6 +49,7 @@ test('host removed: still blocked, and the status page says why', async () => {
     assert.equal(before.url, GMAIL);
 
     // Uninstall the host while the browser runs: registration and binary gone, process ended.
+    const lostMs = Date.now();
     unregisterHost(s.dirs.etc);
     fs.rmSync(hostCopy);
     const pids = processesOf(hostCopy);
@@ -56,7 +57,10 @@ test('host removed: still blocked, and the status page says why', async () => {
     for (const pid of pids) process.kill(pid, 'SIGKILL');
 
     // Unknown facts count as in scope (fail closed): blocked again, with zero contact.
-    const st = await s.waitFor((x) => x.host?.status === 'unavailable' && x.scope?.inScope === true, 'host unavailable');
+    // Wait for the rules compiled after the loss to be in force (the status says "in scope" as
+    // soon as the facts are dropped; installing the recompiled rules takes a moment longer).
+    const st = await s.waitFor((x) => x.host?.status === 'unavailable' && x.scope?.inScope === true
+      && x.compiled?.atMs >= lostMs && x.compiled?.install?.ok, 'host unavailable and the rules recompiled');
     assert.ok(st.host.error?.name, JSON.stringify(st.host.error));
     assert.equal(st.identity, null, 'identity from the host is dropped');
     s.sentinel.reset();
