@@ -737,7 +737,7 @@ This folder is the example: `--policy manifests/examples/department.json --exten
 | `linux/<browser>/gatehouse.json` | copy into the browser's managed-policy folder (below) |\n\
 | `windows/gatehouse-<browser>.reg` | import on a test machine, or convert to GPO Preferences; each value follows a `;` line with its reason |\n\
 | `windows/admx/` | ADMX/ADML: one setting per policy key for Chrome and Edge (JSON values), for the Group Policy editor or Intune custom ADMX ingestion (the Gatehouse policy only: the baseline is in Chrome's and Edge's own ADMX) |\n\
-| `macos/gatehouse.mobileconfig` | a configuration profile for Chrome and Edge (MDM or manual install); each baseline key follows a comment with its reason |\n\n\
+| `macos/gatehouse.mobileconfig` | a configuration profile for Chrome and Edge, to deploy through MDM: a self-hosted extension is force-installed only on a Mac that is MDM-managed (Chrome also: enrolled in Chrome Enterprise Core), so a profile installed by hand is not enough; each baseline key follows a comment with its reason |\n\n\
 | browser | Windows key | macOS domain | Linux folder |\n|---|---|---|---|\n{rows}\n\
 ## The hardening baseline\n\n\
 Gatehouse holds a rule against the wishes of the person at the desk, who has no admin rights but\n\
