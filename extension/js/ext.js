@@ -72,7 +72,7 @@ export const browsingData = {
 
 /**
  * Turns off network prediction (preconnect/prefetch), which would open TCP and TLS connections to
- * a blocked host before any declarativeNetRequest rule runs (DESIGN.md "Zero contact").
+ * a blocked host before any declarativeNetRequest rule runs (docs/browser-testing.md).
  * Where policy (NetworkPredictionOptions) already controls it, the set fails harmlessly.
  */
 export async function disableNetworkPrediction() {

@@ -29,7 +29,7 @@ export async function loadPolicy(Engine, { managedRemoved = false } = {}) {
       await storage.setLocal({ [CACHE_KEY]: { json, savedMs } });
       return done(engine, SOURCE.managed, null, savedMs);
     } catch (err) {
-      // Unusable as a whole: the embedded default applies (DESIGN.md "The decision"), and the
+      // Unusable as a whole: the embedded default applies (docs/architecture.md, "The decision"), and the
       // cache is left alone so a later fix of the managed policy is the only way forward.
       return done(new Engine(), SOURCE.embedded, `managed policy unusable: ${err?.message ?? err}`, null);
     }
