@@ -40,7 +40,8 @@ test('freshly generated templates (separate Chrome and Edge ids) validate', () =
     generate(out);
     const r = validate(out, CHROME_ID, EDGE_ID);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /gatehouse\.admx: \d+ policies/);
+    assert.match(r.out, /gatehouse-chrome\.admx: \d+ policies/);
+    assert.match(r.out, /gatehouse-edge\.admx: \d+ policies/);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
@@ -63,7 +64,7 @@ test('the validator is not vacuous: each planted fault is reported', () => {
   try {
     generate(out);
     // An ADML that lost a string the ADMX uses.
-    const adml = path.join(out, 'windows/admx/zh-TW/gatehouse.adml');
+    const adml = path.join(out, 'windows/admx/zh-TW/gatehouse-edge.adml');
     fs.writeFileSync(adml, fs.readFileSync(adml, 'utf8').replace(/<string id="allowlist">[^<]*<\/string>/, ''));
     // A .reg saved as UTF-8.
     const reg = path.join(out, 'windows/gatehouse-chrome.reg');
