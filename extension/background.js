@@ -12,7 +12,7 @@
 // through `serial`. No top-level await: a module worker that awaits at top level never runs.
 
 import init, { Engine, catalogue } from './wasm/gatehouse_core.js';
-import { alarms, dnr, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
+import { alarms, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
 import { createHostClient } from './js/host.js';
 import { checkAtStart, checkInForce } from './js/integrity.js';
@@ -27,7 +27,6 @@ const ALARM = Object.freeze({
   integrity: 'gatehouse.integrity',
   recompile: 'gatehouse.recompile',
   hostRetry: 'gatehouse.hostRetry',
-  proceedPrefix: 'gatehouse.proceed.',
 });
 /**
  * How often network facts are re-read from the host: a desktop that joins the internal network
@@ -64,6 +63,7 @@ const state = {
   problems: [], // folders or files the host could not read
   approvals: [], // verifyApprovals results with ok: true
   rejected: [], // verifyApprovals results with ok: false
+  proceeds: [], // warn-mode continues [{service, untilMs}], engine input like approvals
   compiled: null,
   /** The rules last installed, for the timer's comparison with what is in force. */
   expectedRules: null,
@@ -144,6 +144,7 @@ async function start() {
     return;
   }
   state.policy = await loadPolicy(Engine);
+  state.proceeds = await loadProceeds();
   await refreshFromHost();
   await recompile('start', { force: browserStart });
   await storage.setSession({ [SESSION_STARTED_KEY]: Date.now() });
@@ -184,9 +185,6 @@ async function onAlarm(alarm) {
   if (alarm.name === ALARM.hostRetry) {
     if (await refreshFromHost()) await recompile('host available');
     return undefined;
-  }
-  if (alarm.name.startsWith(ALARM.proceedPrefix)) {
-    return endProceed(Number(alarm.name.slice(ALARM.proceedPrefix.length)));
   }
   return undefined;
 }
@@ -328,7 +326,23 @@ function context(nowMs = Date.now()) {
     network: state.network,
     nowMs,
     approvals: state.approvals.map((r) => r.approval),
+    proceeds: state.proceeds,
   };
+}
+
+let pushed = {};
+/**
+ * The engine, with the context set once per change rather than converted on every call: the
+ * facts are replaced, never mutated, so comparing references finds every change.
+ */
+function engine() {
+  const e = state.policy.engine;
+  const facts = { engine: e, identity: state.identity, network: state.network, approvals: state.approvals, proceeds: state.proceeds };
+  if (Object.keys(facts).some((k) => pushed[k] !== facts[k])) {
+    e.setContext(context());
+    pushed = facts;
+  }
+  return e;
 }
 
 /** Verifies the host's tokens against the current policy, identity and time. */
@@ -357,10 +371,11 @@ async function recompile(reason, { force = false } = {}) {
   if (!state.policy) return;
   const nowMs = Date.now();
   verifyApprovals(nowMs);
-  const ctx = context(nowMs);
+  // storage.session is the record of the continues (the worker may have slept); ended ones drop.
+  state.proceeds = await loadProceeds();
   let compiled;
   try {
-    compiled = state.policy.engine.compileRules(ctx, BLOCK_PAGE);
+    compiled = engine().compileRules(nowMs, BLOCK_PAGE);
   } catch (err) {
     // The rules in force stay in force.
     state.compiled = { atMs: nowMs, reason, error: `compile failed: ${err?.message ?? err}` };
@@ -404,8 +419,7 @@ async function stoppedVerdict(url, type) {
   } catch {
     return null;
   }
-  const stopped = verdict.action === 'block' || (verdict.action === 'warn' && !(await hasProceeded(verdict, url)));
-  if (!stopped) return null;
+  if (verdict.action !== 'block' && verdict.action !== 'warn') return null;
   return { action: verdict.action, reason: verdict.reason, category: verdict.category, service: verdict.service?.id ?? null, ...auditLocation(url) };
 }
 
@@ -413,7 +427,7 @@ async function stoppedVerdict(url, type) {
 async function checkRulesInForce() {
   const found = await checkInForce({
     expected: state.expectedRules,
-    sessionRuleIds: (await proceeds()).map((p) => p.ruleId),
+    sessionRuleIds: [],
     bootstrap: BOOTSTRAP_RULESET,
     bootstrapOn: state.compiled?.install?.ok ? !state.compiled.disableBootstrap : null,
   });
@@ -425,7 +439,7 @@ async function checkRulesInForce() {
 // ---- navigation: audit trail and the safety net ----------------------------------------------
 
 function decide(url, resourceType) {
-  return state.policy.engine.decide(url, resourceType, context());
+  return engine().decide(url, resourceType, Date.now());
 }
 
 /**
@@ -464,17 +478,18 @@ function catchUpRules() {
 }
 
 async function observeNavigation(phase, details) {
-  if (!state.policy || !/^(https?|wss?|ftp):/i.test(details.url)) return;
+  if (!state.policy) return;
   const stale = rulesStale();
   catchUpRules();
   const main = details.frameId === 0;
   let verdict;
   try {
-    verdict = decide(details.url, main ? 'main_frame' : 'sub_frame');
+    // null: not a web URL, or not categorised — Gatehouse does not apply.
+    verdict = engine().check(details.url, main ? 'main_frame' : 'sub_frame', Date.now());
   } catch {
     return; // not a URL the engine can parse: nothing to classify.
   }
-  if (verdict.reason === 'uncategorised' || verdict.reason === 'not_web') return;
+  if (!verdict) return;
   const base = {
     action: verdict.action,
     reason: verdict.reason,
@@ -494,11 +509,6 @@ async function observeNavigation(phase, details) {
     if (stale && main && verdict.action === 'block') await tabs.update(details.tabId, { url: blockUrl(details.url) });
     return;
   }
-  if (stopped && verdict.action === 'warn' && (await hasProceeded(verdict, details.url))) {
-    audit({ kind: 'loaded', ...base, action: 'allow', reason: 'proceeded' });
-    siteData.seen(details.url);
-    return;
-  }
   if (stopped) {
     // A categorised page committed although the verdict stops it: a rule missed (a page restored
     // from the back/forward cache never reaches the network, where the rules act), or a
@@ -513,38 +523,16 @@ async function observeNavigation(phase, details) {
 
 // ---- warn mode: "continue" -------------------------------------------------------------------
 
-async function proceeds() {
-  const list = (await storage.session(PROCEEDS_KEY))[PROCEEDS_KEY] ?? [];
+/** The continues of this browser session still running (storage.session outlives the worker). */
+async function loadProceeds() {
+  const list = (await storage.session(PROCEEDS_KEY))[PROCEEDS_KEY];
   const now = Date.now();
-  return list.filter((p) => p.expiresMs > now);
+  return Array.isArray(list) ? list.filter((p) => typeof p?.service === 'string' && p.untilMs > now) : [];
 }
 
-async function hasProceeded(verdict, url) {
-  const host = safeHost(url);
-  return (await proceeds()).some((p) => (verdict.service && p.service === verdict.service.id) || (!verdict.service && p.host === host));
-}
-
-function safeHost(url) {
-  try { return new URL(url).hostname; } catch { return null; }
-}
-
-/** Session rule ids for "continue": one per host, reused while it lasts (session rules are a
- * ruleset of their own, so these ids cannot collide with the compiled dynamic rules). */
-async function proceedRuleId(url) {
-  const host = safeHost(url);
-  const list = await proceeds();
-  const same = list.find((p) => p.host === host);
-  if (same) return same.ruleId;
-  const inUse = (await dnr.sessionRules()).map((r) => r.id);
-  return Math.max(0, ...inUse, ...list.map((p) => p.ruleId)) + 1;
-}
-
-async function endProceed(ruleId) {
-  await dnr.updateSession({ removeRuleIds: [ruleId] });
-  const list = (await proceeds()).filter((p) => p.ruleId !== ruleId);
+async function saveProceeds(list) {
+  state.proceeds = list;
   await storage.setSession({ [PROCEEDS_KEY]: list });
-  // The continue has ended: a tab still showing the service goes back to the warn page.
-  state.tabs = await recheckOpenTabs({ stopped: stoppedVerdict, blockUrl, audit });
 }
 
 // ---- messages from the extension's own pages -------------------------------------------------
@@ -556,7 +544,7 @@ function who() {
 
 function scope() {
   try {
-    return state.policy.engine.scope(context());
+    return engine().scope();
   } catch (err) {
     return { inScope: true, reason: 'unknown', explanation: String(err?.message ?? err) };
   }
@@ -568,28 +556,18 @@ function text(value, field, min) {
   return s.slice(0, MAX_TEXT);
 }
 
-/**
- * Authentic tokens that would cover this verdict's service but are not in force (expired,
- * revoked, someone else's…), so the block page can say so instead of a bare "blocked".
- */
-function approvalNotes(verdict) {
-  if (!verdict.service || verdict.action === 'allow') return [];
-  return state.rejected
-    .filter((r) => r.claims && (r.claims.services?.includes(verdict.service.id) || r.claims.categories?.includes(verdict.category)))
-    .map((r) => ({ id: r.claims.id, reason: r.reason, notBeforeMs: r.claims.notBeforeMs, expiresMs: r.claims.expiresMs }));
-}
-
 /** Message type → handler(message) → data. Unknown types get no answer at all. */
 const handlers = {
   async 'block.info'({ url }) {
-    const verdict = decide(String(url), 'main_frame');
+    // The engine explains everything: the verdict (`proceeded` after a continue), approvals
+    // that do not apply and why, the policy's limits.
+    const page = engine().explain(String(url), Date.now());
     const info = policyInfo();
     return {
       url: String(url),
-      verdict,
-      proceeded: verdict.action === 'warn' && (await hasProceeded(verdict, String(url))),
-      adaptationEndMs: (verdict.category && info?.categories?.[verdict.category]?.adaptationEndMs) ?? null,
-      approvalNotes: approvalNotes(verdict),
+      verdict: page.verdict,
+      adaptationEndMs: page.adaptationEndMs,
+      approvalNotes: page.approvalNotes,
       who: who(),
       scope: scope(),
       host: { status: state.host.status },
@@ -598,8 +576,8 @@ const handlers = {
         department: info?.department ?? null,
         contact: info?.contact ?? null,
         message: info?.message ?? null,
-        requests: info?.requests ?? { url: null, mail: null, file: true, maxDays: 183 },
-        warnProceedMinutes: info?.warnProceedMinutes ?? 60,
+        requests: page.requests,
+        warnProceedMinutes: page.warnProceedMinutes,
       },
     };
   },
@@ -608,19 +586,15 @@ const handlers = {
     url = String(url);
     const why = text(reason, 'reason', MIN_PROCEED_REASON);
     const verdict = decide(url, 'main_frame');
-    if (verdict.action !== 'warn') throw new Error(`continuing is not possible: ${verdict.reason}`);
-    // In the task queue: the integrity timer must never see the rule without its record.
-    const { rule, expiresMs } = await serial('proceed', async () => {
-      const ruleId = await proceedRuleId(url);
-      const made = state.policy.engine.proceedRule(url, ruleId, Date.now());
-      const result = await dnr.updateSession({ removeRuleIds: [made.rule.id], addRules: [made.rule] });
-      if (!result.ok) throw new Error(result.error);
-      const list = (await proceeds()).filter((p) => p.ruleId !== made.rule.id);
-      list.push({ ruleId: made.rule.id, service: verdict.service?.id ?? null, host: safeHost(url), expiresMs: made.expiresMs });
-      await storage.setSession({ [PROCEEDS_KEY]: list });
-      return made;
+    // The continue is engine input, like an approval: the compiled rules then allow exactly
+    // this service's patterns (never its host), until the engine's next change ends it.
+    const { expiresMs } = await serial('proceed', async () => {
+      const proceed = engine().proceed(url, Date.now()); // throws unless the verdict warns
+      await saveProceeds([...state.proceeds.filter((p) => p.service !== proceed.service), proceed]);
+      await recompile('proceeded');
+      if (!state.compiled?.install?.ok) throw new Error(state.compiled?.error ?? 'the rules could not be installed');
+      return { expiresMs: proceed.untilMs };
     });
-    await alarms.set(ALARM.proceedPrefix + rule.id, { when: expiresMs });
     audit({
       kind: 'proceeded',
       action: 'warn',
@@ -637,7 +611,8 @@ const handlers = {
   async 'block.request'({ url, justification, days }) {
     url = String(url);
     const info = policyInfo();
-    const maxDays = info?.requests?.maxDays ?? 183;
+    if (!info) throw new Error('the policy could not be read');
+    const maxDays = info.requests.maxDays;
     const n = Number(days);
     if (!Number.isInteger(n) || n < 1 || n > maxDays) throw new Error(`days must be a whole number from 1 to ${maxDays}`);
     const verdict = decide(url, 'main_frame');

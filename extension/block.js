@@ -4,14 +4,12 @@
 
 import { $, ask, setText } from './js/dom.js';
 import { formatDate, formatTime, localise, pickName, t } from './js/i18n.js';
+import { REASONS } from './js/reasons.js';
 
-/** Reason codes with a sentence of their own in _locales (`reason_<code>`). */
 /** Reasons a token for this service is not in force that the page explains in words. */
 const APPROVAL_NOTES = new Set(['expired', 'revoked', 'not_yet_valid', 'other_user', 'other_machine']);
-const KNOWN_REASONS = new Set([
-  'blocked', 'warned', 'adaptation_period', 'approved', 'allowlisted', 'out_of_scope',
-  'category_off', 'monitored', 'uncategorised', 'not_web',
-]);
+/** Reason codes with a sentence of their own in _locales (`reason_<code>`). */
+const KNOWN_REASONS = new Set(REASONS);
 
 const blockedUrl = location.hash.slice(1);
 let info = null;
@@ -49,7 +47,7 @@ async function render() {
   }
   info = await ask('block.info', { url: url.href === blockedUrl ? url.href : blockedUrl });
   const { verdict, policy } = info;
-  const action = info.proceeded ? 'allow' : verdict.action;
+  const action = verdict.action;
 
   const department = pickName(policy.department);
   setText('department', department ? `· ${department}` : '');

@@ -1,6 +1,6 @@
 //! Issuing approvals: approver keys as JWKs, the block page's request file, checked claims, EdDSA signing, inspection and revocation lists.
 //!
-//! Verification is not here: [`gatehouse_core::verify_approval`] is the one verifier, used by the
+//! Verification is not here: [`gatehouse_core::Policy::verify_approval`] is the one verifier, used by the
 //! extension and by [`inspect`] alike, and the tests check every token issued here against it.
 //!
 //! Token format (JWS compact, RFC 7515 / RFC 8037): header `{"alg":"EdDSA","typ":"JWT","kid"}`;
@@ -17,8 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use gatehouse_core::{
-    verify_approval, Approval, Identity, Policy, Request, ResourceType, TokenClaims,
-    TokenRejection, BUILTIN_CATEGORIES, MAX_TOKEN_BYTES,
+    Approval, Identity, Policy, Request, ResourceType, TokenClaims, TokenRejection,
+    BUILTIN_CATEGORIES, MAX_TOKEN_BYTES,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -935,7 +935,7 @@ pub fn inspect(
         Some(u) => Some(classify(policy, u)?),
         None => None,
     };
-    let verdict = verify_approval(policy, token, identity.as_ref(), target.now_ms, "inspect");
+    let verdict = policy.verify_approval(token, identity.as_ref(), target.now_ms, "inspect");
     let verdict = verdict.and_then(|approval| match &url {
         Some(UrlCheck { service: Some(s), category: Some(c), .. }) if !approval.covers(s, c) => {
             Err(TokenRejection::ServiceNotCovered(s.clone()))
@@ -1135,14 +1135,9 @@ mod tests {
         let c = issue(&d).unwrap();
         assert_eq!((c.iat, c.nbf, c.exp), (Some(NOW_S), Some(NOW_S), NOW_S + 30 * DAY_S));
         let token = k.sign(&c).unwrap();
-        let a = verify_approval(
-            &policy_with(&[&k], json!({})),
-            &token,
-            Some(&alice()),
-            NOW_S * 1000,
-            "user",
-        )
-        .unwrap();
+        let a = policy_with(&[&k], json!({}))
+            .verify_approval(&token, Some(&alice()), NOW_S * 1000, "user")
+            .unwrap();
         assert_eq!(a.issuer, "dept-1");
         assert_eq!(a.subject, "alice@corp.example");
         assert_eq!(a.machine.as_deref(), Some("WS01"));
@@ -1164,11 +1159,11 @@ mod tests {
         // The default policy cap is DEFAULT_MAX_DAYS too.
         let policy = policy_with(&[&k], json!({}));
         assert_eq!(policy.max_approval_days(), DEFAULT_MAX_DAYS);
-        assert!(verify_approval(&policy, &token, Some(&alice()), NOW_S * 1000, "user").is_ok());
+        assert!(policy.verify_approval(&token, Some(&alice()), NOW_S * 1000, "user").is_ok());
         // --until on the last allowed second.
         d.validity = Some(Validity::Until(NOW_S + i64::from(DEFAULT_MAX_DAYS) * DAY_S));
         let token = k.sign(&issue(&d).unwrap()).unwrap();
-        assert!(verify_approval(&policy, &token, Some(&alice()), NOW_S * 1000, "user").is_ok());
+        assert!(policy.verify_approval(&token, Some(&alice()), NOW_S * 1000, "user").is_ok());
     }
 
     #[test]

@@ -83,12 +83,15 @@ test('a warn-mode continue ends: the open tab goes back to the warn page', async
     assert.equal(await blockPageReady(page), 'ready');
     await page.fill('#proceed-reason', 'Collect the signed contract from the supplier');
     await Promise.all([page.waitForURL(DROPBOX), page.click('#proceed-button')]);
-    // The continue runs out (its alarm, fired now rather than in proceedMinutes).
+    // The continue runs out: its record ends now rather than in proceedMinutes, and the
+    // recompile scheduled for its end (the engine's nextChangeMs) fires now.
     const worker = await s.worker();
-    const [rule] = await worker.evaluate(() => chrome.declarativeNetRequest.getSessionRules());
-    assert.ok(rule, 'the continue installed a session rule');
+    const stored = await worker.evaluate(() => chrome.storage.session.get('gatehouse.proceeds'));
+    const [proceed] = stored['gatehouse.proceeds'] ?? [];
+    assert.equal(proceed?.service, 'dropbox', 'the continue is recorded for its service');
     const t0 = Date.now();
-    await worker.evaluate((id) => chrome.alarms.create(`gatehouse.proceed.${id}`, { when: Date.now() }), rule.id);
+    await worker.evaluate((list) => chrome.storage.session.set({ 'gatehouse.proceeds': list }), [{ ...proceed, untilMs: t0 }]);
+    await worker.evaluate(() => chrome.alarms.create('gatehouse.recompile', { when: Date.now() }));
     const movedMs = await waitForUrl(page, (u) => u === s.blockUrl(DROPBOX), 10_000);
     console.log(`continue ended → tab on the warn page: ${movedMs - t0} ms`);
     assert.equal(await blockPageReady(page), 'ready');

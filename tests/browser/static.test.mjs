@@ -53,9 +53,21 @@ test('every label the pages use exists', () => {
   assert.ok(used.size > 60, `found only ${used.size} labels in use`);
   const missing = [...used].filter((k) => !(k in messages.en));
   assert.deepEqual(missing, []);
-  // Reason codes are looked up as `reason_<code>`: one sentence per code of wasm-core's Reason.
-  for (const code of ['blocked', 'warned', 'adaptation_period', 'approved', 'allowlisted', 'out_of_scope', 'category_off', 'monitored', 'uncategorised', 'not_web', 'unknown']) {
-    assert.ok(`reason_${code}` in messages.en, `reason_${code}`);
+  assert.ok('reason_unknown' in messages.en, 'reason_unknown');
+});
+
+// Issue 10: the block page's reason codes were a third copy of decide.rs's, tied by nothing
+// (`proceeded` was decided in the worker and had no code at all). js/reasons.js mirrors
+// `Reason::code` exactly, in order, and each code has its sentence in every locale.
+test("the engine's reason codes are mirrored exactly", async () => {
+  const { REASONS } = await import(path.join(EXT, 'js/reasons.js'));
+  const decide = read(REPO, 'wasm-core/src/decide.rs');
+  const body = decide.slice(decide.indexOf('pub fn code(self)'), decide.indexOf('pub const ALL'));
+  const codes = [...body.matchAll(/Self::[A-Za-z]+ => "([a-z_]+)"/g)].map((m) => m[1]);
+  assert.ok(codes.length >= 11, `Reason::code found (${codes.length} codes)`);
+  assert.deepEqual(REASONS, codes);
+  for (const l of LOCALES) {
+    for (const code of REASONS) assert.ok(`reason_${code}` in messages[l], `${l}: reason_${code}`);
   }
 });
 

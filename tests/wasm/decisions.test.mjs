@@ -76,3 +76,29 @@ test('policy info, scope and catalogue for the pages', () => {
   assert.ok(catalogue.length >= 80);
   assert.ok(catalogue.every((s) => s.id && s.name.en && s.name.zh_TW && s.patterns?.length !== 0));
 });
+
+// The calls the service worker makes: the context set once, then only URL, type and time.
+test('setContext, check, explain and proceed: the shared-host continue', async () => {
+  const { REASONS } = await import('../../extension/js/reasons.js');
+  assert.deepEqual(wasm.Engine.reasonCodes(), REASONS, 'extension/js/reasons.js mirrors the engine');
+  const NOW = 1800000000000;
+  const engine = new wasm.Engine(JSON.stringify({ categories: { instant_messaging: { mode: 'warn' } }, warn: { proceedMinutes: 5 } }));
+  engine.setContext({});
+  assert.equal(engine.check('https://example.org/', 'main_frame', NOW), null, 'uncategorised: null');
+  assert.equal(engine.check('chrome://settings', 'main_frame', NOW), null, 'not web: null');
+  const chat = 'https://mail.google.com/chat/u/0/';
+  assert.equal(engine.check(chat, 'main_frame', NOW).reason, 'warned');
+  assert.throws(() => engine.proceed('https://mail.google.com/mail/u/0/', NOW), /continuing is not possible: blocked/);
+  const proceed = engine.proceed(chat, NOW);
+  assert.deepEqual(proceed, { service: 'google_chat', untilMs: NOW + 300000 });
+  engine.setContext({ proceeds: [proceed] });
+  assert.equal(engine.check(chat, 'sub_frame', NOW).reason, 'proceeded');
+  assert.equal(engine.decide('https://mail.google.com/mail/u/0/', 'main_frame', NOW).reason, 'blocked');
+  const page = engine.explain('https://mail.google.com/mail/u/0/', NOW);
+  assert.deepEqual([page.verdict.action, page.warnProceedMinutes, page.approvalNotes], ['block', 5, []]);
+  assert.equal(page.requests.maxDays, engine.policyInfo().defaults.maxApprovalDays);
+  const rules = engine.compileRules(NOW, 'chrome-extension://x/block.html');
+  assert.equal(rules.nextChangeMs, proceed.untilMs);
+  assert.ok(!rules.rules.some((r) => r.action.type === 'allow' && r.priority >= 1000), 'no host-wide allow');
+  engine.free();
+});

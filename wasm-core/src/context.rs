@@ -5,8 +5,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::token::Approval;
-
 /// Who is signed in on which machine, as the native host determined it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -68,7 +66,7 @@ pub struct Context {
     pub network: Option<NetworkFacts>,
     /// Current time, milliseconds since the Unix epoch (the caller's clock, never ours).
     pub now_ms: i64,
-    /// Approvals that verified against the policy for this identity (see [`crate::verify_approval`]).
+    /// Approvals that verified against the policy for this identity (see [`crate::Policy::verify_approval`]).
     pub approvals: Vec<Approval>,
     /// Warn-mode "continue"s the user made: each opens its one service until it ends.
     pub proceeds: Vec<Proceed>,
@@ -90,5 +88,50 @@ impl Proceed {
     /// Whether it opens `service_id` at `now_ms`.
     pub fn covers(&self, service_id: &str, now_ms: i64) -> bool {
         self.service == service_id && now_ms < self.until_ms
+    }
+}
+
+/// An approval that verified: who may use what, until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    /// The token's unique id (`jti`), the handle for revocation.
+    pub id: String,
+    /// The approver key id.
+    pub issuer: String,
+    /// The approver's name, if the token states it.
+    #[serde(default)]
+    pub approver: Option<String>,
+    /// The user principal it was issued to.
+    pub subject: String,
+    /// The machine it is bound to, if any.
+    #[serde(default)]
+    pub machine: Option<String>,
+    /// Service ids it covers.
+    #[serde(default)]
+    pub services: Vec<String>,
+    /// Category ids it covers (every service in them).
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// The business purpose stated in the request.
+    #[serde(default)]
+    pub purpose: String,
+    /// The request id it answers.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// Valid from (ms).
+    pub not_before_ms: i64,
+    /// Valid until (ms).
+    pub expires_ms: i64,
+    /// Where the token was found (`machine`, `user`, `policy` …), as the caller reported it.
+    #[serde(default)]
+    pub source: String,
+}
+
+impl Approval {
+    /// Whether it covers a service of a category.
+    pub fn covers(&self, service_id: &str, category: &str) -> bool {
+        self.services.iter().any(|s| s == service_id)
+            || self.categories.iter().any(|c| c == category)
     }
 }

@@ -228,7 +228,9 @@ pub(crate) fn decide_at(
     let approval = context
         .approvals
         .iter()
-        .filter(|a| a.covers(&hit.service.id, &hit.service.category) && a.in_force(policy, now_ms))
+        .filter(|a| {
+            a.covers(&hit.service.id, &hit.service.category) && policy.trust.in_force(a, now_ms)
+        })
         .max_by_key(|a| a.expires_ms);
     if let Some(a) = approval {
         return Verdict {
@@ -285,10 +287,7 @@ pub(crate) fn decide_at(
 mod tests {
     use super::*;
     use crate::request::ResourceType;
-    use crate::token::tests::{
-        alice, claims, jwk, policy as approvals_policy, sign, signing_key, NOW,
-    };
-    use crate::verify_approval;
+    use crate::testing::{alice, approvals_policy, claims, jwk, sign, signing_key, NOW};
     use serde_json::json;
 
     fn verdict(policy_json: &str, url: &str, ctx: &Context) -> Verdict {
@@ -357,7 +356,7 @@ mod tests {
     fn approvals_open_only_what_they_cover() {
         let policy = approvals_policy();
         let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &claims(), &signing_key(1));
-        let approval = verify_approval(&policy, &token, Some(&alice()), NOW, "user").unwrap();
+        let approval = policy.verify_approval(&token, Some(&alice()), NOW, "user").unwrap();
         let ctx = Context { now_ms: NOW, approvals: vec![approval.clone()], ..Context::default() };
         let req = |u| Request::new(u, ResourceType::MainFrame).unwrap();
         let v = decide(&policy, &ctx, &req("https://mail.google.com/"));

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::Names;
+use crate::context::Approval;
 use crate::context::{Context, Identity, Proceed};
 use crate::decide::{decide_at, Action, Reason, Verdict};
-use crate::policy::{Mode, Parsed, Policy, PolicyError, RequestRouting, Warning};
+use crate::parse::Warning;
+use crate::policy::{Mode, Parsed, Policy, PolicyError, RequestRouting};
 use crate::request::Request;
 use crate::rules::CompiledRules;
 use crate::scope::ScopeDecision;
-use crate::token::{check_approval, signed_approval, Approval};
+use crate::token::{check_approval, signed_approval};
 
 /// The defaults a policy falls back to, for the pages and the admin tools (never copied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -211,15 +213,20 @@ impl Engine {
         tokens
             .into_iter()
             .map(|t| {
-                let (verdict, claims) = match signed_approval(&self.policy, &t.token, &t.source) {
-                    Err(e) => (Err(e), None),
-                    Ok(signed) => {
-                        let checked =
-                            check_approval(&self.policy, signed.clone(), identity, now_ms);
-                        let claims = checked.is_err().then_some(signed);
-                        (checked, claims)
-                    }
-                };
+                let (verdict, claims) =
+                    match signed_approval(&self.policy.trust, &t.token, &t.source) {
+                        Err(e) => (Err(e), None),
+                        Ok(signed) => {
+                            let checked = check_approval(
+                                &self.policy.trust,
+                                signed.clone(),
+                                identity,
+                                now_ms,
+                            );
+                            let claims = checked.is_err().then_some(signed);
+                            (checked, claims)
+                        }
+                    };
                 let (approval, reason, message) = match verdict {
                     Ok(approval) => (Some(approval), None, None),
                     Err(e) => (None, Some(e.code()), Some(e.to_string())),
@@ -291,7 +298,7 @@ impl Engine {
             warn_proceed_minutes: p.warn_proceed_minutes,
             audit_full_url: p.audit_full_url,
             probe_hosts: p.scope.probe_hosts().to_vec(),
-            max_approval_days: p.max_approval_days,
+            max_approval_days: p.trust.max_days,
             categories: p
                 .categories
                 .iter()
@@ -313,7 +320,7 @@ impl Engine {
 mod tests {
     use super::*;
     use crate::request::ResourceType;
-    use crate::token::tests::{alice, claims, jwk, sign, signing_key, NOW};
+    use crate::testing::{alice, claims, jwk, sign, signing_key, NOW};
     use serde_json::json;
 
     fn req(url: &str) -> Request {

@@ -13,35 +13,32 @@ mod decide;
 mod dnr;
 mod engine;
 mod matcher;
+mod parse;
 mod pattern;
 mod policy;
 mod request;
 mod rules;
 mod scope;
+#[cfg(test)]
+mod testing;
 mod token;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
 pub use catalogue::{services as catalogue, Names, Service};
-pub use context::{Context, Identity, NetworkFacts, Proceed, ResolvedHost};
+pub use context::{Approval, Context, Identity, NetworkFacts, Proceed, ResolvedHost};
 pub use decide::{decide, Action, ApprovalRef, Reason, ServiceRef, Verdict};
 pub use engine::{
     ApprovalNote, CategoryInfo, Defaults, Engine, Explanation, NotWarned, PolicyInfo, TokenInput,
     TokenResult, DEFAULTS,
 };
+pub use parse::Warning;
 pub use pattern::{Pattern, PatternError};
 pub use policy::{
-    BlockPageText, CategoryPolicy, Classification, Mode, Parsed, Policy, PolicyError,
-    RequestRouting, RuleSource, ServiceInfo, TenantRestrictions, Warning, BUILTIN_CATEGORIES,
+    CategoryPolicy, Classification, Mode, Parsed, Policy, PolicyError, RequestRouting, RuleSource,
+    ServiceInfo, BUILTIN_CATEGORIES,
 };
 pub use request::{Request, RequestError, ResourceType};
-pub use rules::{
-    bootstrap_rules, compile_rules, proceed_rule, CompiledRules, Rule, RuleStats,
-    MAX_DYNAMIC_UNSAFE_RULES, MAX_REGEX_RULES, PRIORITY_ALLOW, PRIORITY_BASE,
-    PRIORITY_TENANT_HEADERS,
-};
-pub use scope::{Scope, ScopeDecision};
-pub use token::{
-    check_approval, signed_approval, verify_approval, Approval, ApproverKeys, KeyError,
-    TokenClaims, TokenRejection, MAX_TOKEN_BYTES,
-};
+pub use rules::{bootstrap_rules, compile_rules, CompiledRules, Rule, RuleStats};
+pub use scope::ScopeDecision;
+pub use token::{ApproverKeys, KeyError, TokenClaims, TokenRejection, MAX_TOKEN_BYTES};

@@ -9,11 +9,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::catalogue::{self, Names};
+use crate::context::{Approval, Identity};
 use crate::matcher::Matcher;
+use crate::parse::{kind, Parser, Warning};
 use crate::pattern::{path_within, Pattern};
 use crate::request::Request;
 use crate::scope::Scope;
-use crate::token::ApproverKeys;
+use crate::token::{ApproverKeys, TokenRejection, Trust};
 
 /// The embedded default: every category blocked, no scope restriction.
 const DEFAULT_POLICY: &str = include_str!("default-policy.json");
@@ -129,15 +131,6 @@ pub struct BlockPageText {
     pub message: Option<Names>,
 }
 
-/// A policy entry that was skipped or adjusted, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Warning {
-    /// JSON path of the entry (`$.allowlist[3]`).
-    pub path: String,
-    /// What is wrong and how to fix it.
-    pub message: String,
-}
-
 /// A policy that cannot be used at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -183,9 +176,7 @@ pub struct Policy {
     pub(crate) allowlist: Matcher<()>,
     pub(crate) allowed_services: BTreeSet<String>,
     pub(crate) scope: Scope,
-    pub(crate) approver_keys: ApproverKeys,
-    pub(crate) revoked: BTreeSet<String>,
-    pub(crate) max_approval_days: u32,
+    pub(crate) trust: Trust,
     pub(crate) requests: RequestRouting,
     pub(crate) warn_proceed_minutes: u32,
     pub(crate) tenants: TenantRestrictions,
@@ -285,147 +276,29 @@ impl Policy {
         self.audit_full_url
     }
 
-    /// Department texts for the block page.
-    pub fn block_page(&self) -> &BlockPageText {
-        &self.block_page
-    }
-
-    /// The scope conditions.
-    pub fn scope(&self) -> &Scope {
-        &self.scope
-    }
-
-    /// Tenant restrictions.
-    pub fn tenants(&self) -> &TenantRestrictions {
-        &self.tenants
-    }
-
     /// The longest approval this policy accepts, in days.
     pub fn max_approval_days(&self) -> u32 {
-        self.max_approval_days
+        self.trust.max_days
     }
-}
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+    /// The approver keys, revocations and cap the token rules check against.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
-}
 
-/// Walks the JSON, collecting warnings with paths. Every `get_*` helper reports a wrong type
-/// and returns `None`, so callers fall back to the (fail-closed) default for that entry.
-#[derive(Default)]
-pub(crate) struct Parser {
-    pub(crate) warnings: Vec<Warning>,
+    /// Verifies one token for `identity` at `now_ms` against this policy's [`Trust`].
+    pub fn verify_approval(
+        &self,
+        token: &str,
+        identity: Option<&Identity>,
+        now_ms: i64,
+        source: &str,
+    ) -> Result<Approval, TokenRejection> {
+        crate::token::verify_approval(&self.trust, token, identity, now_ms, source)
+    }
 }
 
 impl Parser {
-    pub(crate) fn warn(&mut self, path: &str, message: impl Into<String>) {
-        self.warnings.push(Warning { path: path.to_owned(), message: message.into() });
-    }
-
-    /// Warns about keys of `obj` not in `known`.
-    pub(crate) fn known_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
-        for key in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-            self.warn(
-                &format!("{path}.{key}"),
-                format!("unknown key {key:?} ignored (known: {})", known.join(", ")),
-            );
-        }
-    }
-
-    pub(crate) fn object<'v>(
-        &mut self,
-        v: &'v Value,
-        path: &str,
-    ) -> Option<&'v Map<String, Value>> {
-        match v {
-            Value::Object(o) => Some(o),
-            other => {
-                self.warn(
-                    path,
-                    format!("expected an object, found {}; entry ignored", kind(other)),
-                );
-                None
-            }
-        }
-    }
-
-    pub(crate) fn string<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v str> {
-        match v {
-            Value::String(s) => Some(s),
-            other => {
-                self.warn(path, format!("expected a string, found {}; entry ignored", kind(other)));
-                None
-            }
-        }
-    }
-
-    pub(crate) fn boolean(&mut self, v: &Value, path: &str) -> Option<bool> {
-        match v {
-            Value::Bool(b) => Some(*b),
-            other => {
-                self.warn(
-                    path,
-                    format!("expected true or false, found {}; entry ignored", kind(other)),
-                );
-                None
-            }
-        }
-    }
-
-    pub(crate) fn positive(&mut self, v: &Value, path: &str, max: u32) -> Option<u32> {
-        match v.as_u64() {
-            Some(n) if (1..=u64::from(max)).contains(&n) => u32::try_from(n).ok(),
-            _ => {
-                self.warn(
-                    path,
-                    format!("expected a whole number from 1 to {max}, found {v}; default used"),
-                );
-                None
-            }
-        }
-    }
-
-    /// An array of strings; non-strings are skipped with a warning each.
-    pub(crate) fn strings(&mut self, v: &Value, path: &str) -> Vec<(String, String)> {
-        let Value::Array(items) = v else {
-            self.warn(
-                path,
-                format!("expected an array of strings, found {}; entry ignored", kind(v)),
-            );
-            return Vec::new();
-        };
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| {
-                let item_path = format!("{path}[{i}]");
-                self.string(item, &item_path).map(|s| (item_path, s.to_owned()))
-            })
-            .collect()
-    }
-
-    /// `"text"` (every language) or `{"en": …, "zh_TW": …, "zh_CN": …}`.
-    pub(crate) fn names(&mut self, v: &Value, path: &str) -> Option<Names> {
-        if let Value::String(s) = v {
-            return Some(Names::same(s));
-        }
-        let obj = self.object(v, path)?;
-        self.known_keys(obj, path, &["en", "zh_TW", "zh_CN"]);
-        let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_owned);
-        let Some(en) = text("en") else {
-            self.warn(path, "a name needs at least \"en\"");
-            return None;
-        };
-        Some(Names { zh_tw: text("zh_TW").unwrap_or_else(|| en.clone()), zh_cn: text("zh_CN"), en })
-    }
-
     /// `YYYY-MM-DD` (midnight in the policy's time zone) or an RFC 3339 instant, in Unix ms.
     fn time(&mut self, v: &Value, path: &str, zone: TimeZone) -> Option<i64> {
         let s = self.string(v, path)?;
@@ -503,8 +376,8 @@ impl Parser {
         let (allowlist, allowed_services) =
             self.allowlist(get("allowlist"), &services, &classifier);
         let scope = crate::scope::parse(self, get("scope"), "$.scope");
-        let (approver_keys, revoked, max_approval_days) = self.approvals(get("approvals"));
-        let requests = self.requests(get("requests"), max_approval_days);
+        let (keys, revoked, max_days) = self.approvals(get("approvals"));
+        let requests = self.requests(get("requests"), max_days);
         let warn_proceed_minutes = self.warn_settings(get("warn"));
         let tenants = self.tenants(get("tenantRestrictions"));
         let audit_full_url = self.audit(get("audit"));
@@ -516,9 +389,7 @@ impl Parser {
             allowlist,
             allowed_services,
             scope,
-            approver_keys,
-            revoked,
-            max_approval_days,
+            trust: Trust { keys, revoked, max_days },
             requests,
             warn_proceed_minutes,
             tenants,
@@ -1146,7 +1017,7 @@ mod tests {
         let parsed = parse(
             r#"{"tenantRestrictions": {"google": {"allowedDomains": ["dept.gov.hk", "a.com,evil.com", "x\r\ny: z"]}}}"#,
         );
-        assert_eq!(parsed.policy.tenants().google_allowed_domains, ["dept.gov.hk"]);
+        assert_eq!(parsed.policy.tenants.google_allowed_domains, ["dept.gov.hk"]);
         assert_eq!(parsed.warnings.len(), 2);
     }
 }

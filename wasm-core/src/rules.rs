@@ -150,7 +150,8 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
         };
     }
     let now = context.now_ms;
-    let approvals: Vec<_> = context.approvals.iter().filter(|a| a.in_force(policy, now)).collect();
+    let approvals: Vec<_> =
+        context.approvals.iter().filter(|a| policy.trust.in_force(a, now)).collect();
     let proceeds: Vec<_> = context.proceeds.iter().filter(|p| p.until_ms > now).collect();
     let enforced_service = |index: usize| {
         let Some(service) = policy.services.get(index) else { return true };
@@ -204,24 +205,10 @@ pub fn bootstrap_rules(block_page_url: &str) -> Vec<Rule> {
     out.finish(false, None).rules
 }
 
-/// The session rule behind a warn-mode "continue": allow `host` (and subdomains) for a while.
-pub fn proceed_rule(id: u32, host: &str) -> Rule {
-    Rule {
-        id,
-        priority: PRIORITY_ALLOW,
-        action: RuleAction { kind: "allow", redirect: None, request_headers: None },
-        condition: Condition {
-            request_domains: Some(vec![host.to_owned()]),
-            resource_types: Some(all_types()),
-            ..Condition::default()
-        },
-    }
-}
-
 fn next_change(
     policy: &Policy,
     context: &Context,
-    approvals: &[&crate::token::Approval],
+    approvals: &[&crate::context::Approval],
 ) -> Option<i64> {
     let now = context.now_ms;
     let adaptation = policy.categories.values().filter_map(|c| c.adaptation_end_ms);
@@ -461,7 +448,7 @@ fn conditions(patterns: &[Pattern]) -> Vec<Spelled> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::tests::{alice, claims, sign, signing_key, NOW};
+    use crate::testing::{alice, claims, jwk, sign, signing_key, NOW};
     use serde_json::json;
 
     const BLOCK: &str = "chrome-extension://abc/block.html";
@@ -579,12 +566,10 @@ mod tests {
     #[test]
     fn approvals_remove_their_services_and_schedule_expiry() {
         let policy_json =
-            json!({"approvals": {"keys": [crate::token::tests::jwk("dept-1", &signing_key(1))]}})
-                .to_string();
+            json!({"approvals": {"keys": [jwk("dept-1", &signing_key(1))]}}).to_string();
         let policy = Policy::from_json(&policy_json).unwrap().policy;
         let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &claims(), &signing_key(1));
-        let approval =
-            crate::verify_approval(&policy, &token, Some(&alice()), NOW, "user").unwrap();
+        let approval = policy.verify_approval(&token, Some(&alice()), NOW, "user").unwrap();
         let ctx = Context { now_ms: NOW, approvals: vec![approval.clone()], ..Context::default() };
         let out = compile_rules(&policy, &ctx, BLOCK);
         assert!(!domains_with(&out.rules, "redirect").contains(&"mail.google.com".to_owned()));
@@ -607,8 +592,8 @@ mod tests {
         }
     }
 
-    /// Regression: without `resourceTypes` a rule skips `main_frame`, so an allowlisted page or
-    /// a warn-mode "continue" still landed on the block page (found by the browser tests).
+    /// Regression: without `resourceTypes` a rule skips `main_frame`, so an allowlisted page
+    /// still landed on the block page (found by the browser tests).
     #[test]
     fn allow_and_header_rules_cover_page_loads() {
         let out = compile(
@@ -621,7 +606,7 @@ mod tests {
             .filter(|r| matches!(r.action.kind, "allow" | "modifyHeaders"))
             .collect();
         assert!(open.len() >= 3);
-        for r in open.iter().copied().chain([&proceed_rule(1, "a.example")]) {
+        for r in open {
             assert!(
                 r.condition.resource_types.as_ref().is_some_and(|t| t.contains(&"main_frame")),
                 "{r:?}"

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::parse::Parser;
 use crate::pattern::{host_within, normalise_host};
-use crate::policy::Parser;
 
 /// The policy's scope conditions. With none, every machine is in scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -288,7 +288,7 @@ mod tests {
     use crate::Policy;
 
     fn scope(json: &str) -> Scope {
-        Policy::from_json(&format!(r#"{{"scope": {json}}}"#)).unwrap().policy.scope().clone()
+        Policy::from_json(&format!(r#"{{"scope": {json}}}"#)).unwrap().policy.scope
     }
 
     fn joined(domain: &str) -> Identity {

@@ -1,7 +1,7 @@
 //! Approval tokens: JWS compact, EdDSA over Ed25519 (RFC 7515, RFC 8037), verified offline
 //! against the approver keys the policy carries. Every way to fail has its own reason code.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -9,64 +9,32 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::context::Identity;
-use crate::policy::Policy;
+use crate::context::{Approval, Identity};
 
 /// Tokens larger than this are rejected before any decoding.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Allowed clock difference between the approver's machine and the desk, in milliseconds.
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
-/// An approval that verified: who may use what, until when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Approval {
-    /// The token's unique id (`jti`), the handle for revocation.
-    pub id: String,
-    /// The approver key id.
-    pub issuer: String,
-    /// The approver's name, if the token states it.
-    #[serde(default)]
-    pub approver: Option<String>,
-    /// The user principal it was issued to.
-    pub subject: String,
-    /// The machine it is bound to, if any.
-    #[serde(default)]
-    pub machine: Option<String>,
-    /// Service ids it covers.
-    #[serde(default)]
-    pub services: Vec<String>,
-    /// Category ids it covers (every service in them).
-    #[serde(default)]
-    pub categories: Vec<String>,
-    /// The business purpose stated in the request.
-    #[serde(default)]
-    pub purpose: String,
-    /// The request id it answers.
-    #[serde(default)]
-    pub request_id: Option<String>,
-    /// Valid from (ms).
-    pub not_before_ms: i64,
-    /// Valid until (ms).
-    pub expires_ms: i64,
-    /// Where the token was found (`machine`, `user`, `policy` …), as the caller reported it.
-    #[serde(default)]
-    pub source: String,
+/// What a policy trusts for approvals: the approver keys, the revocation list and the longest
+/// approval it accepts. The token rules take this, never the whole policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// The approver public keys.
+    pub(crate) keys: ApproverKeys,
+    /// Revoked approval ids (`jti`).
+    pub(crate) revoked: BTreeSet<String>,
+    /// The longest approval accepted, in days.
+    pub(crate) max_days: u32,
 }
 
-impl Approval {
-    /// Whether it covers a service of a category.
-    pub fn covers(&self, service_id: &str, category: &str) -> bool {
-        self.services.iter().any(|s| s == service_id)
-            || self.categories.iter().any(|c| c == category)
-    }
-
-    /// Whether it is in force at `now_ms` under `policy` (window, key still trusted, not revoked).
-    pub fn in_force(&self, policy: &Policy, now_ms: i64) -> bool {
-        self.not_before_ms <= now_ms + CLOCK_SKEW_MS
-            && now_ms < self.expires_ms
-            && policy.approver_keys.contains(&self.issuer)
-            && !policy.revoked.contains(&self.id)
+impl Trust {
+    /// Whether `approval` is in force at `now_ms` (window, key still trusted, not revoked).
+    pub fn in_force(&self, approval: &Approval, now_ms: i64) -> bool {
+        approval.not_before_ms <= now_ms + CLOCK_SKEW_MS
+            && now_ms < approval.expires_ms
+            && self.keys.contains(&approval.issuer)
+            && !self.revoked.contains(&approval.id)
     }
 }
 
@@ -267,24 +235,24 @@ pub struct TokenClaims {
 
 /// Verifies one token for `identity` at `now_ms`. `source` is carried into the approval.
 pub fn verify_approval(
-    policy: &Policy,
+    trust: &Trust,
     token: &str,
     identity: Option<&Identity>,
     now_ms: i64,
     source: &str,
 ) -> Result<Approval, TokenRejection> {
-    check_approval(policy, signed_approval(policy, token, source)?, identity, now_ms)
+    check_approval(trust, signed_approval(trust, token, source)?, identity, now_ms)
 }
 
 /// The checks after the signature: revocation, validity window, the policy's cap, and the
 /// user and machine. [`verify_approval`] is [`signed_approval`] followed by this.
 pub fn check_approval(
-    policy: &Policy,
+    trust: &Trust,
     approval: Approval,
     identity: Option<&Identity>,
     now_ms: i64,
 ) -> Result<Approval, TokenRejection> {
-    if policy.revoked.contains(&approval.id) {
+    if trust.revoked.contains(&approval.id) {
         return Err(TokenRejection::Revoked(approval.id));
     }
     if now_ms >= approval.expires_ms {
@@ -296,8 +264,8 @@ pub fn check_approval(
     let days = (approval.expires_ms - approval.not_before_ms)
         .saturating_add(86_399_999)
         .div_euclid(86_400_000);
-    if days > i64::from(policy.max_approval_days) {
-        return Err(TokenRejection::TooLong { days, max: policy.max_approval_days });
+    if days > i64::from(trust.max_days) {
+        return Err(TokenRejection::TooLong { days, max: trust.max_days });
     }
     if approval.services.is_empty() && approval.categories.is_empty() {
         return Err(TokenRejection::NothingApproved);
@@ -320,7 +288,7 @@ pub fn check_approval(
 /// approval for a service has ended or was revoked; it never grants anything (only
 /// [`verify_approval`] does).
 pub fn signed_approval(
-    policy: &Policy,
+    trust: &Trust,
     token: &str,
     source: &str,
 ) -> Result<Approval, TokenRejection> {
@@ -347,8 +315,7 @@ pub fn signed_approval(
     }
     let kid =
         header.kid.ok_or_else(|| TokenRejection::Malformed("header has no \"kid\"".into()))?;
-    let key =
-        policy.approver_keys.0.get(&kid).ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
+    let key = trust.keys.0.get(&kid).ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
     let signature: [u8; 64] = URL_SAFE_NO_PAD
         .decode(s64)
         .ok()
@@ -404,48 +371,19 @@ fn decode_json<T: serde::de::DeserializeOwned>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use ed25519_dalek::{Signer, SigningKey};
+    use crate::testing::{alice, claims, jwk, sign, signing_key, NOW};
     use serde_json::json;
 
-    pub(crate) const NOW: i64 = 1_800_000_000_000;
-
-    pub(crate) fn signing_key(seed: u8) -> SigningKey {
-        SigningKey::from_bytes(&[seed; 32])
-    }
-
-    pub(crate) fn jwk(kid: &str, key: &SigningKey) -> Value {
-        json!({"kty": "OKP", "crv": "Ed25519", "kid": kid, "x": URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes())})
-    }
-
-    pub(crate) fn sign(header: &Value, claims: &Value, key: &SigningKey) -> String {
-        let h = URL_SAFE_NO_PAD.encode(header.to_string());
-        let p = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let sig = key.sign(format!("{h}.{p}").as_bytes());
-        format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
-    }
-
-    pub(crate) fn claims() -> Value {
-        json!({"iss": "dept-1", "sub": "alice@corp.example", "jti": "a1", "iat": NOW / 1000 - 60,
-               "exp": NOW / 1000 + 86_400, "services": ["gmail"], "purpose": "liaison"})
-    }
-
-    pub(crate) fn policy() -> Policy {
-        let json = json!({"approvals": {"keys": [jwk("dept-1", &signing_key(1))], "revoked": ["gone"], "maxDays": 30}});
-        Policy::from_json(&json.to_string()).unwrap().policy
-    }
-
-    pub(crate) fn alice() -> Identity {
-        Identity {
-            principal: Some("alice@CORP.EXAMPLE".into()),
-            machine: "WS01".into(),
-            ..Identity::default()
-        }
+    fn trust() -> Trust {
+        let mut keys = ApproverKeys::default();
+        keys.add_jwk(&jwk("dept-1", &signing_key(1))).unwrap();
+        Trust { keys, revoked: BTreeSet::from(["gone".to_owned()]), max_days: 30 }
     }
 
     fn verify(token: &str) -> Result<Approval, TokenRejection> {
-        verify_approval(&policy(), token, Some(&alice()), NOW, "user")
+        verify_approval(&trust(), token, Some(&alice()), NOW, "user")
     }
 
     fn header() -> Value {
@@ -466,8 +404,8 @@ pub(crate) mod tests {
             ("a1", "alice@corp.example", "user")
         );
         assert!(a.covers("gmail", "webmail") && !a.covers("dropbox", "cloud_storage"));
-        assert!(a.in_force(&policy(), NOW));
-        assert!(!a.in_force(&policy(), a.expires_ms));
+        assert!(trust().in_force(&a, NOW));
+        assert!(!trust().in_force(&a, a.expires_ms));
     }
 
     #[test]
@@ -539,7 +477,7 @@ pub(crate) mod tests {
         assert_eq!(verify(&format!("{h}.{edited}.{sig}")).unwrap_err().code(), "bad_signature");
         assert_eq!(verify(&format!("{hp}.{}", &sig[..40])).unwrap_err().code(), "bad_signature");
         assert_eq!(
-            verify_approval(&policy(), &token, None, NOW, "user").unwrap_err().code(),
+            verify_approval(&trust(), &token, None, NOW, "user").unwrap_err().code(),
             "identity_unknown"
         );
     }

@@ -155,17 +155,6 @@ impl Engine {
             }
         }
     }
-
-    /// The session allow rule for a warn-mode "continue" on `url`, and when it ends.
-    /// Deprecated: host-wide; kept until the worker installs `proceed` through the context.
-    #[wasm_bindgen(js_name = proceedRule)]
-    pub fn proceed_rule(&self, url: &str, rule_id: u32, now_ms: f64) -> Result<JsValue, JsError> {
-        let request = request(url, "main_frame")?;
-        let host = request.host().ok_or_else(|| JsError::new("not a web URL"))?;
-        let minutes = self.inner.policy().warn_proceed_minutes();
-        let expires_ms = now_ms as i64 + i64::from(minutes) * 60_000;
-        to_js(&ProceedRule { rule: crate::proceed_rule(rule_id, host), expires_ms })
-    }
 }
 
 /// The static bootstrap ruleset for a block page URL.
@@ -178,11 +167,4 @@ pub fn bootstrap_rules(block_page_url: &str) -> Result<JsValue, JsError> {
 #[wasm_bindgen(js_name = catalogue)]
 pub fn catalogue_js() -> Result<JsValue, JsError> {
     to_js(catalogue())
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ProceedRule {
-    rule: crate::Rule,
-    expires_ms: i64,
 }

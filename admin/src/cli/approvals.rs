@@ -13,7 +13,7 @@ use gatehouse_admin::approve::{
     self, ApproveError, ApproverKey, Draft, InspectFor, Inspection, Known, RequestFlags,
     RequestRecord, Rules, Validity, DEFAULT_MAX_DAYS, MAX_REQUEST_BYTES,
 };
-use gatehouse_core::{verify_approval, Identity, Policy};
+use gatehouse_core::{Identity, Policy};
 use gatehouse_host::rfc3339_from_millis;
 use serde_json::Value;
 
@@ -309,7 +309,7 @@ fn self_check(policy: &Policy, token: &str, claims: &gatehouse_core::TokenClaims
         ..Identity::default()
     };
     if let Err(rejection) =
-        verify_approval(policy, token, Some(&identity), now_s.saturating_mul(1000), "approve")
+        policy.verify_approval(token, Some(&identity), now_s.saturating_mul(1000), "approve")
     {
         eprintln!(
             "gatehouse: warning: the policy given would reject this token [{}]: {rejection}{}",

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use clap::Args;
 use gatehouse_core::{
-    bootstrap_rules, compile_rules, decide, Context, Policy, PolicyError, Request, ResourceType,
-    Warning,
+    bootstrap_rules, Context, Engine, Parsed, Policy, PolicyError, Request, ResourceType, Warning,
 };
 use serde_json::{json, Value};
 
@@ -141,8 +140,8 @@ pub fn templates(args: &TemplatesArgs) -> anyhow::Result<()> {
 }
 
 pub fn classify(args: &ClassifyArgs) -> anyhow::Result<()> {
-    let (policy, _) = load_policy(args.policy.as_deref())?;
-    let context = load_context(args.context.as_deref())?;
+    let engine = load_engine(args.policy.as_deref(), args.context.as_deref())?;
+    let now_ms = engine.context().now_ms;
     let resource_type: ResourceType = args.resource_type.parse()?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -150,7 +149,7 @@ pub fn classify(args: &ClassifyArgs) -> anyhow::Result<()> {
     let mut one = |url: &str, out: &mut dyn Write| -> anyhow::Result<()> {
         let line = match Request::new(url, resource_type) {
             Ok(request) => {
-                let v = decide(&policy, &context, &request);
+                let v = engine.decide(&request, now_ms);
                 json!({
                     "url": url,
                     "category": v.category,
@@ -244,12 +243,19 @@ pub fn rules(args: &RulesArgs) -> anyhow::Result<()> {
     let output = if args.bootstrap {
         serde_json::to_value(bootstrap_rules(&block_page))?
     } else {
-        let (policy, _) = load_policy(args.policy.as_deref())?;
-        let context = load_context(args.context.as_deref())?;
-        serde_json::to_value(compile_rules(&policy, &context, &block_page))?
+        let engine = load_engine(args.policy.as_deref(), args.context.as_deref())?;
+        serde_json::to_value(engine.compile_rules(engine.context().now_ms, &block_page))?
     };
     println!("{}", serde_json::to_string_pretty(&output)?);
     Ok(())
+}
+
+/// The engine for a policy file (or the embedded default) in a context file's facts.
+fn load_engine(policy: Option<&Path>, context: Option<&Path>) -> anyhow::Result<Engine> {
+    let (policy, warnings) = load_policy(policy)?;
+    let mut engine = Engine::from_parsed(Parsed { policy, warnings });
+    engine.set_context(load_context(context)?);
+    Ok(engine)
 }
 
 /// Reads a policy file; warnings go to stderr so stdout stays machine-readable.
