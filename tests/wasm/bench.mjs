@@ -14,10 +14,12 @@
 // - One method. Both sides time whole passes over the workload: two warm-up passes, then nine
 //   measured passes with the engines interleaved, and report the median pass divided by the URL
 //   count.
-// - One question. Natively that is `Request::new` + `decide`; in wasm it is the public
-//   `engine.decide(url, 'main_frame', context)` the service worker calls, so the wasm figure also
-//   carries the JS↔wasm boundary (context in, verdict object out). A second wasm figure,
-//   `decide on about:blank`, is almost nothing but that boundary, to show how much of it there is.
+// - One question. Natively that is `Request::new` + `decide`; in wasm it is the call the service
+//   worker makes on every navigation: the context set once (`engine.setContext`), then
+//   `engine.check(url, 'main_frame', nowMs)` — null when uncategorised, else the brief verdict —
+//   so the wasm figure also carries the JS↔wasm boundary. Two more wasm figures: `check` on
+//   `about:blank`, almost nothing but that boundary, and the older calling convention
+//   `engine.decide(url, type, context)` (context converted and a full verdict built per call).
 //
 // Flags: --reuse-native  read target/gatehouse-bench/*.json from an earlier run instead of
 //                        running cargo (the ratios are then not from the same run; it says so).
@@ -69,8 +71,14 @@ function runNative() {
   return { native: line('GATEHOUSE_BENCH_NATIVE'), memory };
 }
 
-/// Nanoseconds per URL of `decide` over the workload, per engine, interleaved.
-function timeDecide(engines, urls) {
+const NOW_MS = CONTEXT.nowMs;
+/** The worker's call: the verdict (null when Gatehouse does not apply) from the context set once. */
+const check = (engine, url) => engine.check(url, 'main_frame', NOW_MS);
+/** The older convention: a context object converted on every call, a full verdict back. */
+const decideWithContext = (engine, url) => engine.decide(url, 'main_frame', CONTEXT);
+
+/// Nanoseconds per URL of `call` over the workload, per engine, interleaved.
+function timeDecide(engines, urls, call = check) {
   const samples = engines.map(() => []);
   const blocked = engines.map(() => 0);
   for (let round = 0; round < WARM_UP + ROUNDS; round++) {
@@ -78,7 +86,7 @@ function timeDecide(engines, urls) {
       let n = 0;
       const start = nowNs();
       for (const url of urls) {
-        const action = engine.decide(url, 'main_frame', CONTEXT).action;
+        const action = call(engine, url)?.action;
         if (action === 'block' || action === 'warn') n++;
       }
       const ns = nowNs() - start;
@@ -107,13 +115,16 @@ if (urls.length !== native.urls) throw new Error(`workload has ${urls.length} UR
 const wasm = await loadEngine();
 const defaultEngine = wasm.Engine.embeddedDefault();
 const bigEngine = new wasm.Engine(bigPolicy);
+defaultEngine.setContext(CONTEXT);
+bigEngine.setContext(CONTEXT);
 const decideRun = timeDecide([defaultEngine, bigEngine], urls);
 const [wasmDefault, wasmBig] = decideRun.nsPerUrl;
 const boundary = timeDecide([defaultEngine], urls.map(() => 'about:blank')).nsPerUrl[0];
+const [oldDefault, oldBig] = timeDecide([defaultEngine, bigEngine], urls, decideWithContext).nsPerUrl;
 
 const fromJsonMs = timeMs(COMPILE_ROUNDS, () => new wasm.Engine(bigPolicy).free());
 let compiled;
-const compileRulesMs = timeMs(COMPILE_ROUNDS, () => { compiled = bigEngine.compileRules(CONTEXT, BLOCK_PAGE); });
+const compileRulesMs = timeMs(COMPILE_ROUNDS, () => { compiled = bigEngine.compileRules(NOW_MS, BLOCK_PAGE); });
 
 const wasmBytes = readFileSync(new URL('../../extension/wasm/gatehouse_core_bg.wasm', import.meta.url));
 const gzBytes = gzipSync(wasmBytes, { level: 9 }).length;
@@ -129,8 +140,9 @@ console.log(reuseNative ? 'NOTE: native numbers reused from an earlier run (--re
 row('per URL, median of 9 passes (ns/URL)', 'default', '+100k hosts');
 row('native gatehouse: Request::new + decide', f1(native.gatehouseDecideNsPerUrl), f1(native.gatehouseDecideBigNsPerUrl));
 row('native adblock-rust: Request::new + check', f1(native.adblockCheckNsPerUrl), f1(native.adblockCheckBigNsPerUrl));
-row('wasm gatehouse: engine.decide (JS API)', f1(wasmDefault), f1(wasmBig));
-row('wasm engine.decide("about:blank") (boundary)', f1(boundary), '');
+row('wasm gatehouse: engine.check (the worker\'s call)', f1(wasmDefault), f1(wasmBig));
+row('wasm engine.check("about:blank") (boundary)', f1(boundary), '');
+row('wasm engine.decide(url, type, context) (older)', f1(oldDefault), f1(oldBig));
 row('adblock / native gatehouse (goal >= 2x)', ratio(native.adblockCheckNsPerUrl, native.gatehouseDecideNsPerUrl), ratio(native.adblockCheckBigNsPerUrl, native.gatehouseDecideBigNsPerUrl));
 row('wasm / native gatehouse (goal <= 2x)', ratio(wasmDefault, native.gatehouseDecideNsPerUrl), ratio(wasmBig, native.gatehouseDecideBigNsPerUrl));
 row('URLs blocked: native / wasm / adblock', '', '');
@@ -152,7 +164,7 @@ const summary = {
   sameRun: !reuseNative,
   native,
   memory,
-  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: boundary, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: decideRun.blocked },
+  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: boundary, decideWithContextNsPerUrl: oldDefault, decideWithContextBigNsPerUrl: oldBig, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: decideRun.blocked },
 };
 writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 console.log(`\nsummary written to ${join(outDir, 'summary.json')}`);

@@ -9,6 +9,7 @@
 
 mod catalogue;
 mod context;
+mod date;
 mod decide;
 mod dnr;
 mod engine;

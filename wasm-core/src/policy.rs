@@ -839,15 +839,10 @@ struct PolicyTime {
 
 /// `YYYY-MM-DD` (midnight `offset_minutes` east of UTC) or RFC 3339.
 fn parse_policy_time(s: &str, offset_minutes: i32) -> Option<PolicyTime> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?;
+    if let Some(ms) = crate::date::parse_rfc3339(s) {
         return Some(PolicyTime { ms, date_only: false });
     }
-    let date =
-        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
-    // Julian day 2440588 is 1970-01-01.
-    let days = i64::from(date.to_julian_day()) - 2_440_588;
+    let days = crate::date::parse_date(s)?;
     let ms = days.saturating_mul(86_400_000).saturating_sub(i64::from(offset_minutes) * 60_000);
     Some(PolicyTime { ms, date_only: true })
 }

@@ -113,14 +113,7 @@ impl TokenRejection {
     }
 }
 
-/// A moment for people: `2027-01-15 08:00 UTC` (the pages show local times from the number).
-fn utc(ms: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| format!("{ms} ms after 1970"))
-}
+use crate::date::format_utc as utc;
 
 /// A policy key that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

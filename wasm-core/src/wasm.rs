@@ -1,19 +1,30 @@
-//! The JavaScript surface (wasm32 only): a thin layer over the crate's API. Every export returns
-//! `Result<_, JsError>`; values cross as plain JSON-compatible objects.
+//! The JavaScript surface (wasm32 only): a thin layer over [`crate::Engine`]. Every export
+//! returns `Result<_, JsError>`; values cross as plain JSON-compatible objects, converted once as
+//! JSON text on each side (`serde_json` here, the engine's own `JSON` there), which is smaller and
+//! faster in this module than building objects field by field.
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use crate::{catalogue, Identity, Request, ResourceType};
 
+/// The one error mapper for values going out.
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&format!("could not convert result to JavaScript: {e}")))
+    let text = serde_json::to_string(value)
+        .map_err(|e| JsError::new(&format!("could not convert result to JavaScript: {e}")))?;
+    js_sys::JSON::parse(&text)
+        .map_err(|_| JsError::new("could not convert result to JavaScript: JSON.parse failed"))
 }
 
+/// The one error mapper for values coming in (`undefined` reads as `null`).
 fn from_js<T: for<'de> Deserialize<'de>>(value: JsValue, what: &str) -> Result<T, JsError> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
+    let text = if value.is_undefined() {
+        None
+    } else {
+        js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string())
+    };
+    serde_json::from_str(text.as_deref().unwrap_or("null"))
+        .map_err(|e| JsError::new(&format!("invalid {what}: {e}")))
 }
 
 /// A compiled policy, ready to decide: [`crate::Engine`] behind JavaScript names.
@@ -76,14 +87,24 @@ impl Engine {
         to_js(&self.inner.decide(&request(url, resource_type)?, now_ms))
     }
 
-    /// `decide` for the hot path: `null` when Gatehouse does not apply (not a web URL, or not
-    /// categorised), else the verdict. Takes the time; the context is the one set last.
+    /// `decide` for the hot path (every navigation): `null` when Gatehouse does not apply (not a
+    /// web URL, or not categorised), else the verdict without display names or explanation —
+    /// `{action, reason, category, service: {id}, matchedRule, approval, inScope}`. Takes the
+    /// time; the context is the one set last.
     pub fn check(&self, url: &str, resource_type: &str, now_ms: f64) -> Result<JsValue, JsError> {
         let verdict = self.inner.decide(&request(url, resource_type)?, now_ms as i64);
         if verdict.category.is_none() && verdict.action == crate::Action::Allow {
             return Ok(JsValue::NULL);
         }
-        to_js(&verdict)
+        to_js(&Brief {
+            action: verdict.action,
+            reason: verdict.reason,
+            category: verdict.category.as_deref(),
+            service: verdict.service.as_ref().map(|s| BriefService { id: &s.id }),
+            matched_rule: verdict.matched_rule.as_deref(),
+            approval: verdict.approval.as_ref(),
+            in_scope: verdict.in_scope,
+        })
     }
 
     /// The dynamic rules at `nowMs` in the context set last (or in a context object given).
@@ -167,4 +188,22 @@ pub fn bootstrap_rules(block_page_url: &str) -> Result<JsValue, JsError> {
 #[wasm_bindgen(js_name = catalogue)]
 pub fn catalogue_js() -> Result<JsValue, JsError> {
     to_js(catalogue())
+}
+
+/// The verdict as `check` returns it: what the worker reads on every navigation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Brief<'a> {
+    action: crate::Action,
+    reason: crate::Reason,
+    category: Option<&'a str>,
+    service: Option<BriefService<'a>>,
+    matched_rule: Option<&'a str>,
+    approval: Option<&'a crate::ApprovalRef>,
+    in_scope: bool,
+}
+
+#[derive(Serialize)]
+struct BriefService<'a> {
+    id: &'a str,
 }
