@@ -26,20 +26,19 @@ mod token;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+// The public surface: what the CLI, the host, the benches and the tests use, and the types in
+// `Engine`'s signatures. Field types (rule actions, approval notes, category info…) stay
+// unnamed: read them, do not build them.
 pub use catalogue::{services as catalogue, Names, Service};
 pub use context::{Approval, Context, Identity, NetworkFacts, Proceed, ResolvedHost};
-pub use decide::{decide, Action, ApprovalRef, Reason, ServiceRef, Verdict};
+pub use decide::{decide, Action, Reason, Verdict};
 pub use engine::{
-    ApprovalNote, CategoryInfo, Defaults, Engine, Explanation, NotWarned, PolicyInfo, TokenInput,
-    TokenResult, DEFAULTS,
+    Defaults, Engine, Explanation, NotWarned, PolicyInfo, TokenInput, TokenResult, DEFAULTS,
 };
 pub use parse::Warning;
 pub use pattern::{Pattern, PatternError};
-pub use policy::{
-    CategoryPolicy, Classification, Mode, Parsed, Policy, PolicyError, RequestRouting, RuleSource,
-    ServiceInfo, BUILTIN_CATEGORIES,
-};
+pub use policy::{Classification, Mode, Parsed, Policy, PolicyError, BUILTIN_CATEGORIES};
 pub use request::{Request, RequestError, ResourceType};
-pub use rules::{bootstrap_rules, compile_rules, CompiledRules, Rule, RuleStats};
+pub use rules::{bootstrap_rules, compile_rules, CompiledRules};
 pub use scope::ScopeDecision;
 pub use token::{ApproverKeys, KeyError, TokenClaims, TokenRejection, MAX_TOKEN_BYTES};

@@ -281,12 +281,8 @@ impl Policy {
         self.trust.max_days
     }
 
-    /// The approver keys, revocations and cap the token rules check against.
-    pub fn trust(&self) -> &Trust {
-        &self.trust
-    }
-
-    /// Verifies one token for `identity` at `now_ms` against this policy's [`Trust`].
+    /// Verifies one token for `identity` at `now_ms` against this policy's approver keys,
+    /// revocations and longest approval.
     pub fn verify_approval(
         &self,
         token: &str,

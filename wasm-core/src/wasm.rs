@@ -199,7 +199,7 @@ struct Brief<'a> {
     category: Option<&'a str>,
     service: Option<BriefService<'a>>,
     matched_rule: Option<&'a str>,
-    approval: Option<&'a crate::ApprovalRef>,
+    approval: Option<&'a crate::decide::ApprovalRef>,
     in_scope: bool,
 }
 
