@@ -88,6 +88,11 @@ test('setContext, check, explain and proceed: the shared-host continue', async (
   assert.equal(engine.check('chrome://settings', 'main_frame', NOW), null, 'not web: null');
   const chat = 'https://mail.google.com/chat/u/0/';
   assert.equal(engine.check(chat, 'main_frame', NOW).reason, 'warned');
+  // The same verdict for another URL is the same frozen object (built once per context).
+  const first = engine.check(chat, 'main_frame', NOW);
+  assert.equal(engine.check(`${chat}#chat/space/x`, 'main_frame', NOW), first);
+  assert.ok(Object.isFrozen(first));
+  assert.deepEqual(Object.keys(first).sort(), ['action', 'approval', 'category', 'inScope', 'matchedRule', 'reason', 'service']);
   assert.throws(() => engine.proceed('https://mail.google.com/mail/u/0/', NOW), /continuing is not possible: blocked/);
   const proceed = engine.proceed(chat, NOW);
   assert.deepEqual(proceed, { service: 'google_chat', untilMs: NOW + 300000 });

@@ -3,8 +3,12 @@
 //! JSON text on each side (`serde_json` here, the engine's own `JSON` there), which is smaller and
 //! faster in this module than building objects field by field.
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::{catalogue, Identity, Request, ResourceType};
 
@@ -33,7 +37,16 @@ pub struct Engine {
     inner: crate::Engine,
     /// The last `verifyApprovals` results, for `explain`'s notes on approvals not in force.
     tokens: Vec<crate::TokenResult>,
+    /// `check`'s answers already built, frozen, by everything they say: the same verdict for
+    /// another URL is the same object, not a new conversion. Emptied when the context changes.
+    briefs: RefCell<FxHashMap<BriefKey, JsValue>>,
 }
+
+/// Everything a brief verdict says.
+type BriefKey =
+    (u8, u8, Option<String>, Option<String>, Option<String>, Option<(String, i64)>, bool);
+/// Distinct brief verdicts kept at most (a policy has about one per pattern and reason).
+const MAX_BRIEFS: usize = 4096;
 
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
@@ -53,13 +66,17 @@ impl Engine {
             None => crate::Engine::embedded_default(),
             Some(json) => crate::Engine::new(&json).map_err(js_error)?,
         };
-        Ok(Self { inner, tokens: Vec::new() })
+        Ok(Self { inner, tokens: Vec::new(), briefs: RefCell::default() })
     }
 
     /// The embedded default policy.
     #[wasm_bindgen(js_name = embeddedDefault)]
     pub fn embedded_default() -> Engine {
-        Self { inner: crate::Engine::embedded_default(), tokens: Vec::new() }
+        Self {
+            inner: crate::Engine::embedded_default(),
+            tokens: Vec::new(),
+            briefs: RefCell::default(),
+        }
     }
 
     /// `[{path, message}]` for every policy entry that was skipped or adjusted.
@@ -71,7 +88,7 @@ impl Engine {
     /// `check` and `compileRules` then take only the time.
     #[wasm_bindgen(js_name = setContext)]
     pub fn set_context(&mut self, context: JsValue) -> Result<(), JsError> {
-        self.inner.set_context(from_js(context, "context")?);
+        self.replace_context(from_js(context, "context")?);
         Ok(())
     }
 
@@ -96,15 +113,37 @@ impl Engine {
         if verdict.category.is_none() && verdict.action == crate::Action::Allow {
             return Ok(JsValue::NULL);
         }
-        to_js(&Brief {
+        let key: BriefKey = (
+            verdict.action as u8,
+            verdict.reason as u8,
+            verdict.category,
+            verdict.service.map(|s| s.id),
+            verdict.matched_rule,
+            verdict.approval.map(|a| (a.id, a.expires_ms)),
+            verdict.in_scope,
+        );
+        if let Some(known) = self.briefs.borrow().get(&key) {
+            return Ok(known.clone());
+        }
+        let (_, _, category, service, matched_rule, approval, in_scope) = &key;
+        let brief = to_js(&Brief {
             action: verdict.action,
             reason: verdict.reason,
-            category: verdict.category.as_deref(),
-            service: verdict.service.as_ref().map(|s| BriefService { id: &s.id }),
-            matched_rule: verdict.matched_rule.as_deref(),
-            approval: verdict.approval.as_ref(),
-            in_scope: verdict.in_scope,
-        })
+            category: category.as_deref(),
+            service: service.as_deref().map(|id| BriefService { id }),
+            matched_rule: matched_rule.as_deref(),
+            approval: approval
+                .as_ref()
+                .map(|(id, expires_ms)| BriefApproval { id, expires_ms: *expires_ms }),
+            in_scope: *in_scope,
+        })?;
+        js_sys::Object::freeze(brief.unchecked_ref::<js_sys::Object>());
+        let mut briefs = self.briefs.borrow_mut();
+        if briefs.len() >= MAX_BRIEFS {
+            briefs.clear();
+        }
+        briefs.insert(key, brief.clone());
+        Ok(brief)
     }
 
     /// The dynamic rules at `nowMs` in the context set last (or in a context object given).
@@ -147,7 +186,7 @@ impl Engine {
     /// `{inScope, reason, explanation}` for the context set last (or a context object given).
     pub fn scope(&mut self, context: JsValue) -> Result<JsValue, JsError> {
         if !context.is_undefined() && !context.is_null() {
-            self.inner.set_context(from_js(context, "context")?);
+            self.replace_context(from_js(context, "context")?);
         }
         to_js(&self.inner.scope())
     }
@@ -164,6 +203,11 @@ impl Engine {
         to_js(&crate::Reason::ALL.map(crate::Reason::code))
     }
 
+    fn replace_context(&mut self, context: crate::Context) {
+        self.inner.set_context(context);
+        self.briefs.get_mut().clear();
+    }
+
     /// A time in ms, or a context object (the older calling convention), which is then set.
     fn now(&mut self, now_or_context: JsValue) -> Result<i64, JsError> {
         match now_or_context.as_f64() {
@@ -171,7 +215,7 @@ impl Engine {
             None => {
                 let context: crate::Context = from_js(now_or_context, "context")?;
                 let now_ms = context.now_ms;
-                self.inner.set_context(context);
+                self.replace_context(context);
                 Ok(now_ms)
             }
         }
@@ -199,11 +243,18 @@ struct Brief<'a> {
     category: Option<&'a str>,
     service: Option<BriefService<'a>>,
     matched_rule: Option<&'a str>,
-    approval: Option<&'a crate::decide::ApprovalRef>,
+    approval: Option<BriefApproval<'a>>,
     in_scope: bool,
 }
 
 #[derive(Serialize)]
 struct BriefService<'a> {
     id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BriefApproval<'a> {
+    id: &'a str,
+    expires_ms: i64,
 }
