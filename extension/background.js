@@ -91,7 +91,7 @@ let wasm = null;
 // ---- listeners: synchronous, top level ------------------------------------------------------
 
 chrome.runtime.onInstalled.addListener(() => whenReady('installed', () => recompile('installed')));
-// Without a listener here the worker would not start with the browser (see BROWSER-TESTING.md);
+// Without a listener here the worker would not start with the browser (see docs/browser-testing.md);
 // the start itself is the module evaluation below.
 chrome.runtime.onStartup.addListener(() => {});
 chrome.storage.onChanged.addListener((changes, area) => {

@@ -151,7 +151,7 @@ pub(crate) fn decide_at(
     now_ms: i64,
     request: &Request,
 ) -> Verdict {
-    // Evaluation order (DESIGN.md, "The decision"):
+    // Evaluation order (docs/architecture.md, "The decision, in order"):
     // 1. not a web URL, or not categorised → allow;
     // 2. policy scope says this machine is not on the internal network → allow (`out_of_scope`);
     // 3. the policy's allowlist (sanctioned hosts or services) → allow (`allowlisted`);
