@@ -585,24 +585,16 @@ fn zip_dir(dir: &Path, epoch: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// MS-DOS time and date of a Unix time (UTC), clamped to the format's 1980 start.
+/// MS-DOS time and date of a Unix time (UTC), clamped to the format's 1980–2107 range.
 fn dos_time(epoch: u64) -> (u16, u16) {
-    let epoch = epoch.max(315_532_800); // 1980-01-01
-    let days = i64::try_from(epoch / 86_400).unwrap_or(i64::MAX / 2);
-    let secs = epoch % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let time = ((secs / 3600) << 11) | (((secs % 3600) / 60) << 5) | ((secs % 60) / 2);
-    let date = ((year - 1980).clamp(0, 127) << 9) | (month << 5) | day;
-    (time as u16, date as u16)
+    let epoch = i64::try_from(epoch.max(315_532_800)).unwrap_or(i64::MAX); // 1980-01-01
+    let t = time::OffsetDateTime::from_unix_timestamp(epoch)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let clock =
+        (u16::from(t.hour()) << 11) | (u16::from(t.minute()) << 5) | u16::from(t.second() / 2);
+    let year = u16::try_from((t.year() - 1980).clamp(0, 127)).unwrap_or(0);
+    let date = (year << 9) | (u16::from(u8::from(t.month())) << 5) | u16::from(t.day());
+    (clock, date)
 }
 
 /// A CRX3 file: magic, version 3, the header (the RSA proof and the crx id), the zip.
