@@ -18,7 +18,8 @@ pub use gatehouse_core::{NetworkFacts, ResolvedHost};
 
 use crate::identity::Identity;
 
-/// The default time budget for one `network` request (the protocol promises ≤ 1.5 s).
+/// The time budget for gathering the facts of one `network` request (PROTOCOL.md: ~1.2 s; its
+/// deadline adds 750 ms for the host's own work before a `timeout` reply).
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(1200);
 
 /// Gathers [`NetworkFacts`].
