@@ -116,14 +116,14 @@ test('service worker stopped through CDP: navigation still blocked', async () =>
   }
 });
 
-// Kept visible as a todo, not counted as a pass: in the last clean-clone runs this scenario
-// passed once and failed once (Gmail loaded on the navigation made the instant the browser
-// came back, before the worker ran). The cause is not established; the suspicion is that since
-// the rules grew from 94 to 480 (477 regex, issue 9 finding 5) Chromium takes longer to load the
-// persisted rulesets at start, and a request in that window meets no rule. docs/threat-model.md
-// states the window; closing it is the next session's first task.
+// Kept visible as a todo, never counted as a pass: a REGRESSION of this session. The extension
+// of main at 51690d3 (94 rules) passes this scenario; today's fails on an idle machine (Gmail
+// loads on the navigation made the instant the browser comes back, before the worker runs).
+// Not the start-time re-index (turning it off changes nothing). Suspected: the persisted rules,
+// now 480 (477 regex), load later at start. docs/threat-model.md states it; closing it is the
+// next session's first task.
 test('browser restart with the same profile: blocked before any policy read completes',
-  { todo: 'flaky since the ruleset grew to 480 rules: a navigation at the instant of restart can pass' }, async () => {
+  { todo: 'regression: a navigation at the instant of a restart loads Gmail (main at 51690d3 passed)' }, async () => {
   // With the hardening baseline's NetworkPredictionOptions = 2, as deployed. Without it, the
   // first navigation after a browser start — before the worker has run and turned prediction
   // off again — was measured to open two TLS connections with the blocked host's SNI (the
@@ -134,26 +134,31 @@ test('browser restart with the same profile: blocked before any policy read comp
     host: true,
     sentinelHosts: ['mail.google.com', 'www.dropbox.com'],
   });
-  await first.waitFor((st) => st.readyMs && st.policy?.source === 'managed' && st.compiled?.install?.ok, 'rules installed');
-  await first.stop();
-
-  // Restart and navigate at once, without waiting for the worker.
-  const second = await openScenario('restart', { reuse: first, waitForWorker: false });
-  let page = await expectBlocked(second, GMAIL);
-  assert.equal(second.sentinel.connections.length, 0);
-  await second.stop();
-
-  // Restart with the engine gone and no policy at all: no policy read can ever complete, so the
-  // rules persisted in the profile are all that blocks.
-  fs.rmSync(path.join(first.dirs.extension, 'wasm', 'gatehouse_core_bg.wasm'));
-  const third = await openScenario('restart', { reuse: first, policy: null, host: false, waitForWorker: false });
+  let second = null;
+  let third = null;
   try {
+    await first.waitFor((st) => st.readyMs && st.policy?.source === 'managed' && st.compiled?.install?.ok, 'rules installed');
+    await first.stop();
+
+    // Restart and navigate at once, without waiting for the worker.
+    second = await openScenario('restart', { reuse: first, waitForWorker: false });
+    let page = await expectBlocked(second, GMAIL);
+    assert.equal(second.sentinel.connections.length, 0);
+    await second.stop();
+
+    // Restart with the engine gone and no policy at all: no policy read can ever complete, so the
+    // rules persisted in the profile are all that blocks.
+    fs.rmSync(path.join(first.dirs.extension, 'wasm', 'gatehouse_core_bg.wasm'));
+    third = await openScenario('restart', { reuse: first, policy: null, host: false, waitForWorker: false });
     page = await expectBlocked(third, DROPBOX);
     await expectBlocked(third, GMAIL);
     assert.equal(await blockPageReady(page), 'error', 'the page says it cannot explain, but the site stays closed');
     assert.equal(third.sentinel.connections.length, 0);
     assert.equal(third.sentinel.requests.length, 0);
   } finally {
-    await third.close();
+    // Every browser of the scenario, then the shared servers and folder: a failed assertion must
+    // not leave a browser or a server holding the test file open.
+    for (const s of [second, third]) await s?.stop();
+    await first.close();
   }
 });
