@@ -48,7 +48,11 @@ const MAX_TEXT = 2000;
 const PROCEEDS_KEY = 'gatehouse.proceeds';
 /** Set in storage.session once this browser session's first worker start is done. */
 const SESSION_STARTED_KEY = 'gatehouse.sessionStarted';
-const BLOCK_PAGE = chrome.runtime.getURL('block.html');
+// The stable, extension-id URL, never runtime.getURL: under `use_dynamic_url` that returns a
+// per-session address, and rules persisted with it would point at a dead page after a restart
+// (ERR_BLOCKED_BY_CLIENT until the worker reinstalls). The extension's own redirects may target
+// the stable URL; web pages still cannot load it (resilience.test.mjs › browser restart).
+const BLOCK_PAGE = `chrome-extension://${chrome.runtime.id}/block.html`;
 
 /** Everything derived at run time; reset piecewise, never replaced. */
 const state = {
