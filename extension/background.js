@@ -12,6 +12,7 @@
 // through `serial`. No top-level await: a module worker that awaits at top level never runs.
 
 import init, { Engine, catalogue } from './wasm/gatehouse_core.js';
+import { checker } from './js/check.js';
 import { alarms, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
 import { createHostClient } from './js/host.js';
@@ -91,6 +92,8 @@ const audit = auditTrail.record;
 const siteData = createSiteData({ audit, catalogue: () => safeCatalogue() });
 /** The wasm instance's exports (for its memory size on the status page). */
 let wasm = null;
+/** The hot call, `check(engine, url, type, nowMs)` (js/check.js), once the module is loaded. */
+let check = null;
 
 // ---- listeners: synchronous, top level ------------------------------------------------------
 
@@ -141,6 +144,7 @@ async function start() {
   }
   try {
     wasm = await init({ module_or_path: chrome.runtime.getURL('wasm/gatehouse_core_bg.wasm') });
+    check = checker(wasm, Engine);
   } catch (err) {
     // Nothing below can work; the static and last dynamic rules stay in force (fail closed).
     state.engineError = `wasm engine failed to load: ${err?.message ?? err}`;
@@ -489,7 +493,7 @@ async function observeNavigation(phase, details) {
   let verdict;
   try {
     // null: not a web URL, or not categorised — Gatehouse does not apply.
-    verdict = engine().check(details.url, main ? 'main_frame' : 'sub_frame', Date.now());
+    verdict = check(engine(), details.url, main ? 'main_frame' : 'sub_frame', Date.now());
   } catch {
     return; // not a URL the engine can parse: nothing to classify.
   }

@@ -16,9 +16,11 @@
 //   count.
 // - One question. Natively that is `Request::new` + `decide`; in wasm it is the call the service
 //   worker makes on every navigation: the context set once (`engine.setContext`), then
-//   `engine.check(url, 'main_frame', nowMs)` — null when uncategorised, else the brief verdict —
-//   so the wasm figure also carries the JS↔wasm boundary. Two more wasm figures: `check` on
-//   `about:blank`, almost nothing but that boundary, and the older calling convention
+//   `check(engine, url, 'main_frame', nowMs)` (extension/js/check.js: the URL encoded into the
+//   engine's input buffer, a number back) — null when uncategorised, else the brief verdict —
+//   so the wasm figure also carries the JS↔wasm boundary. More wasm figures: that call on
+//   `about:blank`, almost nothing but the boundary; `engine.check(url, type, nowMs)`, the same
+//   with wasm-bindgen's string passing; and the older calling convention
 //   `engine.decide(url, type, context)` (context converted and a full verdict built per call).
 //
 // Flags: --reuse-native  read target/gatehouse-bench/*.json from an earlier run instead of
@@ -73,7 +75,9 @@ function runNative() {
 
 const NOW_MS = CONTEXT.nowMs;
 /** The worker's call: the verdict (null when Gatehouse does not apply) from the context set once. */
-const check = (engine, url) => engine.check(url, 'main_frame', NOW_MS);
+const check = (engine, url) => wasm.check(engine, url, 'main_frame', NOW_MS);
+/** The same verdict through wasm-bindgen's string passing. */
+const checkString = (engine, url) => engine.check(url, 'main_frame', NOW_MS);
 /** The older convention: a context object converted on every call, a full verdict back. */
 const decideWithContext = (engine, url) => engine.decide(url, 'main_frame', CONTEXT);
 
@@ -120,6 +124,7 @@ bigEngine.setContext(CONTEXT);
 const decideRun = timeDecide([defaultEngine, bigEngine], urls);
 const [wasmDefault, wasmBig] = decideRun.nsPerUrl;
 const boundary = timeDecide([defaultEngine], urls.map(() => 'about:blank')).nsPerUrl[0];
+const [stringDefault, stringBig] = timeDecide([defaultEngine, bigEngine], urls, checkString).nsPerUrl;
 const [oldDefault, oldBig] = timeDecide([defaultEngine, bigEngine], urls, decideWithContext).nsPerUrl;
 
 const fromJsonMs = timeMs(COMPILE_ROUNDS, () => new wasm.Engine(bigPolicy).free());
@@ -140,8 +145,9 @@ console.log(reuseNative ? 'NOTE: native numbers reused from an earlier run (--re
 row('per URL, median of 9 passes (ns/URL)', 'default', '+100k hosts');
 row('native gatehouse: Request::new + decide', f1(native.gatehouseDecideNsPerUrl), f1(native.gatehouseDecideBigNsPerUrl));
 row('native adblock-rust: Request::new + check', f1(native.adblockCheckNsPerUrl), f1(native.adblockCheckBigNsPerUrl));
-row('wasm gatehouse: engine.check (the worker\'s call)', f1(wasmDefault), f1(wasmBig));
-row('wasm engine.check("about:blank") (boundary)', f1(boundary), '');
+row('wasm gatehouse: check.js (the worker\'s call)', f1(wasmDefault), f1(wasmBig));
+row('wasm check.js on "about:blank" (boundary)', f1(boundary), '');
+row('wasm engine.check(url, type, now) (string)', f1(stringDefault), f1(stringBig));
 row('wasm engine.decide(url, type, context) (older)', f1(oldDefault), f1(oldBig));
 row('adblock / native gatehouse (goal >= 2x)', ratio(native.adblockCheckNsPerUrl, native.gatehouseDecideNsPerUrl), ratio(native.adblockCheckBigNsPerUrl, native.gatehouseDecideBigNsPerUrl));
 row('wasm / native gatehouse (goal <= 2x)', ratio(wasmDefault, native.gatehouseDecideNsPerUrl), ratio(wasmBig, native.gatehouseDecideBigNsPerUrl));
@@ -164,7 +170,7 @@ const summary = {
   sameRun: !reuseNative,
   native,
   memory,
-  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: boundary, decideWithContextNsPerUrl: oldDefault, decideWithContextBigNsPerUrl: oldBig, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: decideRun.blocked },
+  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: boundary, checkStringNsPerUrl: stringDefault, checkStringBigNsPerUrl: stringBig, decideWithContextNsPerUrl: oldDefault, decideWithContextBigNsPerUrl: oldBig, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: decideRun.blocked },
 };
 writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 console.log(`\nsummary written to ${join(outDir, 'summary.json')}`);

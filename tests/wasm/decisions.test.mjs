@@ -107,3 +107,42 @@ test('setContext, check, explain and proceed: the shared-host continue', async (
   assert.ok(!rules.rules.some((r) => r.action.type === 'allow' && r.priority >= 1000), 'no host-wide allow');
   engine.free();
 });
+
+// extension/js/check.js moves the URL's bytes and nothing else: for every fixture URL, in every
+// resource type, it answers exactly what the string call answers (the same frozen object).
+test('the worker\'s buffer call answers exactly what engine.check answers', () => {
+  const NOW = 1800000000000;
+  const engine = wasm.Engine.embeddedDefault();
+  engine.setContext({});
+  const urls = [
+    ...new Set(fixtures.cases.map((c) => c.url)),
+    'https://mail.google.com/' + 'a'.repeat(9000), // longer than the buffer: the string call
+    'https://bücher.example/ü?q=中文', // non-ASCII
+    'https://mail.google.com:443/mail/', 'HTTPS://MAIL.GOOGLE.COM./mail', 'about:blank', 'chrome://settings',
+  ];
+  let compared = 0;
+  for (const type of wasm.Engine.resourceTypes()) {
+    for (const url of urls) {
+      let want;
+      try { want = engine.check(url, type, NOW); } catch (err) { want = err; }
+      if (want instanceof Error) {
+        assert.throws(() => wasm.check(engine, url, type, NOW), { message: want.message }, url);
+      } else {
+        assert.equal(wasm.check(engine, url, type, NOW), want, `${type} ${url}`);
+      }
+      compared++;
+    }
+  }
+  assert.equal(compared, urls.length * 15);
+  assert.ok(urls.length > 50, `${urls.length} URLs`);
+  assert.throws(() => wasm.check(engine, 'https://mail.google.com/', 'no_such_type', NOW), /no_such_type/);
+  // A grown memory detaches old views: a big engine made now forces growth, then the first
+  // engine is asked again.
+  const before = wasm.memory.buffer.byteLength;
+  const big = new wasm.Engine(JSON.stringify({ allowlist: Array.from({ length: 20000 }, (_, i) => `host${i}.example`) }));
+  assert.ok(wasm.memory.buffer.byteLength > before, 'the memory grew');
+  assert.equal(wasm.check(engine, 'https://mail.google.com/mail/u/0/', 'main_frame', NOW)?.reason, 'blocked');
+  assert.equal(wasm.check(engine, 'https://example.org/', 'main_frame', NOW), null);
+  big.free();
+  engine.free();
+});

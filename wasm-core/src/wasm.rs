@@ -39,7 +39,18 @@ pub struct Engine {
     tokens: Vec<crate::TokenResult>,
     /// `check`'s answers already built, frozen, by everything they say: the same verdict for
     /// another URL is the same object, not a new conversion. Emptied when the context changes.
-    briefs: RefCell<FxHashMap<BriefKey, JsValue>>,
+    briefs: RefCell<Briefs>,
+    /// Where `checkInput` reads its URL: JavaScript writes the UTF-8 bytes straight into this
+    /// memory (`extension/js/check.js`), which saves wasm-bindgen's per-call allocation and copy
+    /// loop — most of the boundary's cost on the hot path.
+    input: Box<[u8]>,
+}
+
+/// The brief verdicts built so far: a code (1-based index) for each.
+#[derive(Default)]
+struct Briefs {
+    codes: FxHashMap<BriefKey, u32>,
+    values: Vec<JsValue>,
 }
 
 /// Everything a brief verdict says.
@@ -47,6 +58,12 @@ type BriefKey =
     (u8, u8, Option<String>, Option<String>, Option<String>, Option<(String, i64)>, bool);
 /// Distinct brief verdicts kept at most (a policy has about one per pattern and reason).
 const MAX_BRIEFS: usize = 4096;
+/// `checkInput`'s buffer: longer URLs (rare) take `check` with a string.
+const INPUT_CAPACITY: usize = 8192;
+/// `checkInput`: Gatehouse does not apply (not a web URL, or not categorised).
+const NOT_APPLICABLE: u32 = 0;
+/// `checkInput`: the input is not a URL the engine can parse (or not UTF-8, or no such type).
+const INVALID_INPUT: u32 = u32::MAX;
 
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
@@ -66,17 +83,13 @@ impl Engine {
             None => crate::Engine::embedded_default(),
             Some(json) => crate::Engine::new(&json).map_err(js_error)?,
         };
-        Ok(Self { inner, tokens: Vec::new(), briefs: RefCell::default() })
+        Ok(Self::wrap(inner))
     }
 
     /// The embedded default policy.
     #[wasm_bindgen(js_name = embeddedDefault)]
     pub fn embedded_default() -> Engine {
-        Self {
-            inner: crate::Engine::embedded_default(),
-            tokens: Vec::new(),
-            briefs: RefCell::default(),
-        }
+        Self::wrap(crate::Engine::embedded_default())
     }
 
     /// `[{path, message}]` for every policy entry that was skipped or adjusted.
@@ -107,43 +120,50 @@ impl Engine {
     /// `decide` for the hot path (every navigation): `null` when Gatehouse does not apply (not a
     /// web URL, or not categorised), else the verdict without display names or explanation —
     /// `{action, reason, category, service: {id}, matchedRule, approval, inScope}`. Takes the
-    /// time; the context is the one set last.
+    /// time; the context is the one set last. `checkInput` is the same without the string.
     pub fn check(&self, url: &str, resource_type: &str, now_ms: f64) -> Result<JsValue, JsError> {
-        let verdict = self.inner.decide(&request(url, resource_type)?, now_ms as i64);
-        if verdict.category.is_none() && verdict.action == crate::Action::Allow {
-            return Ok(JsValue::NULL);
+        let code = self.brief_code(&request(url, resource_type)?, now_ms)?;
+        Ok(self.brief(code))
+    }
+
+    /// The address and size of the buffer `checkInput` reads (fixed for the engine's life).
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self) -> *mut u8 {
+        self.input.as_mut_ptr()
+    }
+
+    #[wasm_bindgen(js_name = inputCapacity)]
+    pub fn input_capacity(&self) -> usize {
+        self.input.len()
+    }
+
+    /// `check` on the first `len` bytes of the input buffer, resource type by its index in
+    /// `resourceTypes()`: 0 when Gatehouse does not apply, `0xffffffff` when the input is not a
+    /// URL, else the code of a brief verdict for `brief`.
+    #[wasm_bindgen(js_name = checkInput)]
+    pub fn check_input(&self, len: usize, resource_type: u8, now_ms: f64) -> u32 {
+        let url = self.input.get(..len).and_then(|bytes| std::str::from_utf8(bytes).ok());
+        let resource_type = crate::ResourceType::ALL.get(usize::from(resource_type));
+        let (Some(url), Some(&resource_type)) = (url, resource_type) else {
+            return INVALID_INPUT;
+        };
+        match Request::new(url, resource_type) {
+            Ok(request) => self.brief_code(&request, now_ms).unwrap_or(INVALID_INPUT),
+            Err(_) => INVALID_INPUT,
         }
-        let key: BriefKey = (
-            verdict.action as u8,
-            verdict.reason as u8,
-            verdict.category,
-            verdict.service.map(|s| s.id),
-            verdict.matched_rule,
-            verdict.approval.map(|a| (a.id, a.expires_ms)),
-            verdict.in_scope,
-        );
-        if let Some(known) = self.briefs.borrow().get(&key) {
-            return Ok(known.clone());
-        }
-        let (_, _, category, service, matched_rule, approval, in_scope) = &key;
-        let brief = to_js(&Brief {
-            action: verdict.action,
-            reason: verdict.reason,
-            category: category.as_deref(),
-            service: service.as_deref().map(|id| BriefService { id }),
-            matched_rule: matched_rule.as_deref(),
-            approval: approval
-                .as_ref()
-                .map(|(id, expires_ms)| BriefApproval { id, expires_ms: *expires_ms }),
-            in_scope: *in_scope,
-        })?;
-        js_sys::Object::freeze(brief.unchecked_ref::<js_sys::Object>());
-        let mut briefs = self.briefs.borrow_mut();
-        if briefs.len() >= MAX_BRIEFS {
-            briefs.clear();
-        }
-        briefs.insert(key, brief.clone());
-        Ok(brief)
+    }
+
+    /// The brief verdict for a `checkInput` code (`null` for 0 or a code not issued since the
+    /// context was last set).
+    pub fn brief(&self, code: u32) -> JsValue {
+        let index = (code as usize).wrapping_sub(1);
+        self.briefs.borrow().values.get(index).cloned().unwrap_or(JsValue::NULL)
+    }
+
+    /// Resource type names in the order `checkInput` numbers them.
+    #[wasm_bindgen(js_name = resourceTypes)]
+    pub fn resource_types() -> Vec<String> {
+        crate::ResourceType::ALL.iter().map(|t| t.name().to_owned()).collect()
     }
 
     /// The dynamic rules at `nowMs` in the context set last (or in a context object given).
@@ -205,7 +225,7 @@ impl Engine {
 
     fn replace_context(&mut self, context: crate::Context) {
         self.inner.set_context(context);
-        self.briefs.get_mut().clear();
+        *self.briefs.get_mut() = Briefs::default();
     }
 
     /// A time in ms, or a context object (the older calling convention), which is then set.
@@ -219,6 +239,58 @@ impl Engine {
                 Ok(now_ms)
             }
         }
+    }
+}
+
+impl Engine {
+    fn wrap(inner: crate::Engine) -> Self {
+        Self {
+            inner,
+            tokens: Vec::new(),
+            briefs: RefCell::default(),
+            input: vec![0; INPUT_CAPACITY].into_boxed_slice(),
+        }
+    }
+
+    /// The code of `request`'s brief verdict, built (and frozen) the first time it is seen.
+    fn brief_code(&self, request: &Request, now_ms: f64) -> Result<u32, JsError> {
+        let verdict = self.inner.decide(request, now_ms as i64);
+        if verdict.category.is_none() && verdict.action == crate::Action::Allow {
+            return Ok(NOT_APPLICABLE);
+        }
+        let key: BriefKey = (
+            verdict.action as u8,
+            verdict.reason as u8,
+            verdict.category,
+            verdict.service.map(|s| s.id),
+            verdict.matched_rule,
+            verdict.approval.map(|a| (a.id, a.expires_ms)),
+            verdict.in_scope,
+        );
+        if let Some(&code) = self.briefs.borrow().codes.get(&key) {
+            return Ok(code);
+        }
+        let (_, _, category, service, matched_rule, approval, in_scope) = &key;
+        let brief = to_js(&Brief {
+            action: verdict.action,
+            reason: verdict.reason,
+            category: category.as_deref(),
+            service: service.as_deref().map(|id| BriefService { id }),
+            matched_rule: matched_rule.as_deref(),
+            approval: approval
+                .as_ref()
+                .map(|(id, expires_ms)| BriefApproval { id, expires_ms: *expires_ms }),
+            in_scope: *in_scope,
+        })?;
+        js_sys::Object::freeze(brief.unchecked_ref::<js_sys::Object>());
+        let mut briefs = self.briefs.borrow_mut();
+        if briefs.values.len() >= MAX_BRIEFS {
+            *briefs = Briefs::default();
+        }
+        briefs.values.push(brief);
+        let code = briefs.values.len() as u32;
+        briefs.codes.insert(key, code);
+        Ok(code)
     }
 }
 
