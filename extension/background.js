@@ -19,6 +19,7 @@ import { createHostClient } from './js/host.js';
 import { checkAtStart, checkInForce } from './js/integrity.js';
 import { loadPolicy } from './js/policy.js';
 import { BOOTSTRAP_RULESET, installRules } from './js/rules.js';
+import { createPageMessages } from './js/pages.js';
 import { createSiteData } from './js/sitedata.js';
 import { recheckOpenTabs } from './js/tabs.js';
 
@@ -43,9 +44,6 @@ const INTEGRITY_CHECK_MINUTES = 5;
 const HOST_RETRY_MINUTES = 1;
 /** The first request to the host also starts it: allow for a cold process start. */
 const HOST_HELLO_TIMEOUT_MS = 4000;
-const MIN_PROCEED_REASON = 5;
-const MIN_JUSTIFICATION = 10;
-const MAX_TEXT = 2000;
 const PROCEEDS_KEY = 'gatehouse.proceeds';
 /** Set in storage.session once this browser session's first worker start is done. */
 const SESSION_STARTED_KEY = 'gatehouse.sessionStarted';
@@ -94,6 +92,10 @@ const siteData = createSiteData({ audit, catalogue: () => safeCatalogue() });
 let wasm = null;
 /** The hot call, `check(engine, url, type, nowMs)` (js/check.js), once the module is loaded. */
 let check = null;
+const onMessage = createPageMessages({
+  state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost, refreshApprovals,
+  saveProceeds, host, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm,
+});
 
 // ---- listeners: synchronous, top level ------------------------------------------------------
 
@@ -541,201 +543,4 @@ async function loadProceeds() {
 async function saveProceeds(list) {
   state.proceeds = list;
   await storage.setSession({ [PROCEEDS_KEY]: list });
-}
-
-// ---- messages from the extension's own pages -------------------------------------------------
-
-function who() {
-  const id = state.identity;
-  return id ? { user: id.user ?? null, principal: id.principal ?? null, machine: id.machine ?? null, domain: id.domain ?? null, joined: !!id.joined } : null;
-}
-
-function scope() {
-  try {
-    return engine().scope();
-  } catch (err) {
-    return { inScope: true, reason: 'unknown', explanation: String(err?.message ?? err) };
-  }
-}
-
-function text(value, field, min) {
-  const s = typeof value === 'string' ? value.trim() : '';
-  if (s.length < min) throw new Error(`${field} must be at least ${min} characters`);
-  return s.slice(0, MAX_TEXT);
-}
-
-/** Message type → handler(message) → data. Unknown types get no answer at all. */
-const handlers = {
-  async 'block.info'({ url }) {
-    // The engine explains everything: the verdict (`proceeded` after a continue), approvals
-    // that do not apply and why, the policy's limits.
-    const page = engine().explain(String(url), Date.now());
-    const info = policyInfo();
-    return {
-      url: String(url),
-      verdict: page.verdict,
-      adaptationEndMs: page.adaptationEndMs,
-      approvalNotes: page.approvalNotes,
-      who: who(),
-      scope: scope(),
-      host: { status: state.host.status },
-      policy: {
-        source: state.policy.source,
-        department: info?.department ?? null,
-        contact: info?.contact ?? null,
-        message: info?.message ?? null,
-        requests: page.requests,
-        warnProceedMinutes: page.warnProceedMinutes,
-      },
-    };
-  },
-
-  async 'block.proceed'({ url, reason }) {
-    url = String(url);
-    const why = text(reason, 'reason', MIN_PROCEED_REASON);
-    const verdict = decide(url, 'main_frame');
-    // The continue is engine input, like an approval: the compiled rules then allow exactly
-    // this service's patterns (never its host), until the engine's next change ends it.
-    const { expiresMs } = await serial('proceed', async () => {
-      const proceed = engine().proceed(url, Date.now()); // throws unless the verdict warns
-      await saveProceeds([...state.proceeds.filter((p) => p.service !== proceed.service), proceed]);
-      await recompile('proceeded');
-      if (!state.compiled?.install?.ok) throw new Error(state.compiled?.error ?? 'the rules could not be installed');
-      return { expiresMs: proceed.untilMs };
-    });
-    audit({
-      kind: 'proceeded',
-      action: 'warn',
-      reason: verdict.reason,
-      category: verdict.category,
-      service: verdict.service?.id ?? null,
-      justification: why,
-      expiresMs,
-      ...auditLocation(url),
-    });
-    return { expiresMs };
-  },
-
-  async 'block.request'({ url, justification, days }) {
-    url = String(url);
-    const info = policyInfo();
-    if (!info) throw new Error('the policy could not be read');
-    const maxDays = info.requests.maxDays;
-    const n = Number(days);
-    if (!Number.isInteger(n) || n < 1 || n > maxDays) throw new Error(`days must be a whole number from 1 to ${maxDays}`);
-    const verdict = decide(url, 'main_frame');
-    const id = state.identity;
-    const record = {
-      requestId: crypto.randomUUID(),
-      user: id?.user ?? null,
-      principal: id?.principal ?? null,
-      machine: id?.machine ?? null,
-      service: verdict.service?.id ?? null,
-      category: verdict.category,
-      origin: safeOrigin(url),
-      justification: text(justification, 'justification', MIN_JUSTIFICATION),
-      days: n,
-      createdMs: Date.now(),
-    };
-    let posted = null;
-    if (info?.requests?.url) {
-      try {
-        const response = await fetch(info.requests.url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify(record),
-          credentials: 'include',
-        });
-        posted = { ok: response.ok, status: response.status };
-      } catch (err) {
-        posted = { ok: false, status: null, error: String(err?.message ?? err) };
-      }
-    }
-    audit({ kind: 'approval_requested', requestId: record.requestId, service: record.service, category: record.category, days: n, origin: record.origin, posted: posted?.ok ?? null });
-    return { record, posted, mail: info?.requests?.mail ?? null, file: info?.requests?.file ?? true };
-  },
-
-  async 'status.get'() {
-    return statusSnapshot();
-  },
-
-  async 'status.refresh'() {
-    await serial('refresh', async () => {
-      await refreshFromHost();
-      await reloadPolicy();
-    });
-    return statusSnapshot();
-  },
-
-  async 'status.import'({ token }) {
-    const value = text(token, 'token', 1);
-    if (state.host.status !== 'connected' && !(await refreshFromHost())) {
-      throw new Error(`the Gatehouse host is not available (${state.host.error?.message ?? 'unknown'}), so the token cannot be stored`);
-    }
-    let imported;
-    try {
-      imported = await host.request('import_approval', { token: value });
-    } catch (err) {
-      throw new Error(err?.message ?? String(err));
-    }
-    await serial('import', async () => {
-      await refreshApprovals();
-      await recompile('approval imported');
-    });
-    const file = imported?.file ?? null;
-    const result = [...state.approvals, ...state.rejected].find((r) => r.file && r.file === file) ?? null;
-    audit({ kind: 'approval_imported', file, accepted: result?.ok ?? null, rejection: result?.reason ?? null });
-    return { imported, result, status: await statusSnapshot() };
-  },
-};
-
-function safeOrigin(url) {
-  try { return new URL(url).origin; } catch { return null; }
-}
-
-async function statusSnapshot() {
-  const info = policyInfo();
-  const [recent, auditQueue] = await Promise.all([auditTrail.recent(), auditTrail.queued().catch(() => null)]);
-  return {
-    extension: { id: chrome.runtime.id, version: chrome.runtime.getManifest().version },
-    engineError: state.engineError,
-    startedMs: state.startedMs,
-    readyMs: state.readyMs,
-    policy: state.policy
-      ? { source: state.policy.source, error: state.policy.error, savedMs: state.policy.savedMs, loadedMs: state.policy.loadedMs, warnings: state.policy.warnings, info }
-      : null,
-    host: state.host,
-    identity: state.identity,
-    network: state.network,
-    networkCheckedMs: state.networkCheckedMs,
-    networkEvent: state.networkEvent,
-    scope: state.policy ? scope() : null,
-    approvals: state.approvals.map((r) => r.approval),
-    rejected: state.rejected,
-    problems: state.problems,
-    compiled: state.compiled,
-    integrity: state.integrity,
-    tabs: state.tabs,
-    siteData: state.siteData,
-    auditQueue,
-    prediction: state.prediction,
-    memory: { wasmBytes: wasm?.memory?.buffer?.byteLength ?? null },
-    recent,
-  };
-}
-
-function onMessage(message, sender, sendResponse) {
-  const type = message?.type;
-  // Only this extension's own pages (no content scripts, no externally_connectable).
-  if (sender.id !== chrome.runtime.id || typeof type !== 'string' || !Object.hasOwn(handlers, type)) return false;
-  ready
-    .then(() => {
-      if (!state.policy) throw new Error(state.engineError ?? 'the engine is not ready');
-      return handlers[type](message);
-    })
-    .then(
-      (data) => sendResponse({ ok: true, data }),
-      (err) => sendResponse({ ok: false, error: String(err?.message ?? err) }),
-    );
-  return true; // the answer is asynchronous
 }
