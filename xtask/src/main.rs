@@ -276,6 +276,8 @@ fn test(root: &Path, browser: bool) -> Result<()> {
     }
     println!("xtask: == the desktop host's dependencies");
     check_host_dependencies()?;
+    // The approval desk's tests run on SQLite and on a real PostgreSQL they start themselves.
+    tools::ensure_postgresql()?;
     step("Rust tests", cargo(&["test", "--workspace"]))?;
     for fuzz in ["wasm-core/fuzz", "native-host/fuzz"] {
         // Fuzz targets live outside the workspace; keep them compiling (running them is manual).

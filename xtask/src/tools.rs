@@ -1,4 +1,5 @@
-//! Installs what a fresh machine lacks (wasm32 target, wasm-bindgen-cli, Chromium, npm packages).
+//! Installs what a fresh machine lacks (wasm32 target, wasm-bindgen-cli, Chromium, PostgreSQL,
+//! npm packages).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,6 +94,27 @@ pub fn ensure_chromium() -> Result<PathBuf> {
         bail!("chromium installed but {CHROMIUM} is missing");
     }
     Ok(path)
+}
+
+/// Debian's PostgreSQL server binaries: the approval desk's tests start a throwaway cluster
+/// from them (`initdb` into a temporary folder, as an unprivileged user).
+pub fn ensure_postgresql() -> Result<()> {
+    let installed = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|version| version.path().join("bin/initdb").exists());
+    if installed {
+        return Ok(());
+    }
+    let mut update = Command::new("apt-get");
+    update.arg("update");
+    step("apt-get update", update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends", "postgresql"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    step("install Debian's postgresql (for the approval desk's tests)", install)
 }
 
 /// `npm ci` where a package-lock.json is newer than the installed node_modules.

@@ -1,0 +1,382 @@
+//! The service's TOML configuration: raw text → one validated [`Config`]. Every error names the
+//! key and says what to write instead.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file `init` writes into the data directory.
+pub const CONFIG_FILE: &str = "gatehouse-approval.toml";
+/// The signing key file `init` writes into the data directory.
+pub const KEY_FILE: &str = "signing-key.jwk";
+/// The SQLite database file in the data directory.
+pub const SQLITE_FILE: &str = "approvals.sqlite3";
+/// The request body cap unless configured: the admin CLI's request-file cap.
+pub const DEFAULT_MAX_BODY_BYTES: usize = gatehouse_admin::approve::MAX_REQUEST_BYTES;
+/// Requests one requester may file per hour unless configured.
+pub const DEFAULT_REQUESTS_PER_HOUR: u32 = 10;
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the configuration {path}: {source}; create it with `gatehouse-approval init --data-dir DIR --public-url URL`")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not TOML, an unknown key, or a value of the wrong type (toml's message names the key).
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// toml's message, with the line and the key.
+        message: String,
+    },
+    /// A key whose value cannot be used.
+    #[error("{path}: `{key}` {problem}")]
+    Value {
+        /// The file.
+        path: String,
+        /// The key, dotted (`limits.max_body_bytes`).
+        key: &'static str,
+        /// What is wrong and the fix.
+        problem: String,
+    },
+}
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    public_url: Option<String>,
+    database: Option<String>,
+    policy: Option<PathBuf>,
+    #[serde(default)]
+    signing: RawSigning,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSigning {
+    key: Option<PathBuf>,
+    #[serde(default)]
+    retired: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_body_bytes: Option<i64>,
+    requests_per_hour: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<String>,
+}
+
+/// Where the service keeps its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded default: one file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (it may carry a password: never logged).
+    Postgres(String),
+}
+
+impl Database {
+    /// The sqlx connection URL.
+    pub fn url(&self) -> String {
+        match self {
+            // `mode=rwc`: create the file on first use.
+            Self::Sqlite(path) => format!("sqlite://{}?mode=rwc", path.display()),
+            Self::Postgres(url) => url.clone(),
+        }
+    }
+
+    /// What to print or log: the file, or the PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite {}", path.display()),
+            Self::Postgres(url) => match url::Url::parse(url) {
+                Ok(mut u) => {
+                    let _ = u.set_password(None);
+                    format!("PostgreSQL {u}")
+                }
+                Err(_) => "PostgreSQL (unparsable URL)".to_owned(),
+            },
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line (for a log collector).
+    Json,
+}
+
+/// A validated configuration; paths are absolute or relative to the data directory.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The folder holding the key, the SQLite file and backups.
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The address desktops and approvers use (status URLs are built from it), without a
+    /// trailing slash.
+    pub public_url: String,
+    /// The database.
+    pub database: Database,
+    /// The department's Gatehouse policy (the managed-storage JSON), if given.
+    pub policy: Option<PathBuf>,
+    /// The current signing key file.
+    pub signing_key: PathBuf,
+    /// Earlier signing key files, whose public keys stay published while their tokens run out.
+    pub retired_keys: Vec<PathBuf>,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// Requests one requester may file per hour.
+    pub requests_per_hour: u32,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the key and the fix.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates configuration text; `path` is for messages, and its folder is the default
+    /// data directory.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the key and the fix.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let raw: Raw = toml::from_str(text)
+            .map_err(|e| ConfigError::Syntax { path: file.clone(), message: e.to_string() })?;
+        let bad = |key: &'static str, problem: String| ConfigError::Value {
+            path: file.clone(),
+            key,
+            problem,
+        };
+        let data_dir = match raw.data_dir {
+            Some(d) if d.as_os_str().is_empty() => {
+                return Err(bad("data_dir", "is empty: give the folder `init` created".into()))
+            }
+            Some(d) => d,
+            None => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let data_dir = if data_dir.as_os_str().is_empty() { PathBuf::from(".") } else { data_dir };
+        let in_data = |p: PathBuf| if p.is_absolute() { p } else { data_dir.join(p) };
+
+        let listen = raw.listen.as_deref().unwrap_or("127.0.0.1:8080");
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            bad(
+                "listen",
+                format!("{listen:?} is not an address and port: write e.g. \"0.0.0.0:8080\" or \"127.0.0.1:8080\""),
+            )
+        })?;
+
+        let public_url = raw.public_url.ok_or_else(|| {
+            bad("public_url", "is missing: write the address desktops use, e.g. public_url = \"https://desk.corp.example\"".into())
+        })?;
+        match url::Url::parse(&public_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.query().is_none() => {}
+            _ => {
+                return Err(bad(
+                    "public_url",
+                    format!("{public_url:?} is not an http(s) URL without a query: write e.g. \"https://desk.corp.example\""),
+                ))
+            }
+        }
+        let public_url = public_url.trim_end_matches('/').to_owned();
+
+        let database = match raw.database.as_deref() {
+            None | Some("sqlite") => Database::Sqlite(data_dir.join(SQLITE_FILE)),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres(url.to_owned())
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                return Err(bad(
+                    "database",
+                    "takes \"sqlite\" (the file approvals.sqlite3 in data_dir) or a postgres:// URL; to move the SQLite file, move data_dir".into(),
+                ))
+            }
+            Some(_) => {
+                return Err(bad(
+                    "database",
+                    "must be \"sqlite\" or a PostgreSQL URL: postgres://user@host/dbname".into(),
+                ))
+            }
+        };
+
+        let max_body_bytes = match raw.limits.max_body_bytes {
+            None => DEFAULT_MAX_BODY_BYTES,
+            Some(n) if (1024..=1024 * 1024).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(bad(
+                    "limits.max_body_bytes",
+                    format!(
+                        "is {n}: give 1024 to 1048576 (the block page's requests are under 8 KiB)"
+                    ),
+                ))
+            }
+        };
+        let requests_per_hour = match raw.limits.requests_per_hour {
+            None => DEFAULT_REQUESTS_PER_HOUR,
+            Some(n) if (1..=10_000).contains(&n) => n as u32,
+            Some(n) => {
+                return Err(bad(
+                    "limits.requests_per_hour",
+                    format!("is {n}: give 1 to 10000 requests per requester per hour"),
+                ))
+            }
+        };
+        let log_format = match raw.log.format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(bad("log.format", format!("is {other:?}: write \"text\" or \"json\"")))
+            }
+        };
+        let signing_key = in_data(raw.signing.key.unwrap_or_else(|| PathBuf::from(KEY_FILE)));
+        let retired_keys = raw.signing.retired.into_iter().map(&in_data).collect();
+        Ok(Self {
+            policy: raw.policy.map(&in_data),
+            data_dir,
+            listen,
+            public_url,
+            database,
+            signing_key,
+            retired_keys,
+            max_body_bytes,
+            requests_per_hour,
+            log_format,
+        })
+    }
+}
+
+/// The configuration `init` writes, commented.
+pub fn template(
+    data_dir: &Path,
+    public_url: &str,
+    database: Option<&str>,
+    policy: Option<&Path>,
+) -> String {
+    let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
+    let policy = match policy {
+        Some(p) => format!("policy = {}\n", quote(&p.display().to_string())),
+        None => "# policy = \"/etc/gatehouse/policy.json\"\n".to_owned(),
+    };
+    format!(
+        r#"# Gatehouse approval desk (docs/admin-guide.md, "The approval desk").
+
+# The folder holding the signing key, the SQLite database and backups.
+data_dir = {data_dir}
+# The address to listen on; put a TLS reverse proxy (IIS, nginx) in front of it.
+listen = "127.0.0.1:8080"
+# The address desktops and approvers use; status URLs are built from it.
+public_url = {public_url}
+# "sqlite" (the file approvals.sqlite3 in data_dir) or a PostgreSQL URL.
+database = {database}
+# The department's Gatehouse policy (the managed-storage JSON the browsers get): its services,
+# categories and requests.maxDays decide what may be requested. Without it, the built-in
+# catalogue and the default six-month cap apply.
+{policy}
+[signing]
+# The Ed25519 private JWK tokens are signed with (owner-only; never logged).
+key = "{KEY_FILE}"
+# Earlier keys, still published by `keys` while tokens they signed run out.
+retired = []
+
+[limits]
+max_body_bytes = {DEFAULT_MAX_BODY_BYTES}
+requests_per_hour = {DEFAULT_REQUESTS_PER_HOUR}
+
+[log]
+format = "text"
+"#,
+        data_dir = quote(&data_dir.display().to_string()),
+        public_url = quote(public_url),
+        database = quote(database.unwrap_or("sqlite")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/srv/desk/gatehouse-approval.toml"))
+    }
+
+    #[test]
+    fn the_template_parses_back() {
+        let text = template(Path::new("/srv/desk"), "https://desk.corp.example/", None, None);
+        let c = parse(&text).unwrap();
+        assert_eq!(c.public_url, "https://desk.corp.example");
+        assert_eq!(c.database, Database::Sqlite(PathBuf::from("/srv/desk/approvals.sqlite3")));
+        assert_eq!(c.signing_key, PathBuf::from("/srv/desk/signing-key.jwk"));
+        assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_fix() {
+        let cases = [
+            ("public_url = \"https://d\"\nlisten = \"nowhere\"", "`listen`", "0.0.0.0:8080"),
+            ("listen = \"127.0.0.1:1\"", "`public_url` is missing", "public_url = "),
+            ("public_url = \"ftp://d\"", "`public_url`", "https://desk.corp.example"),
+            ("public_url = \"https://d\"\ndatabase = \"mysql://x\"", "`database`", "postgres://"),
+            (
+                "public_url = \"https://d\"\n[limits]\nmax_body_bytes = 5",
+                "`limits.max_body_bytes`",
+                "1024 to",
+            ),
+            (
+                "public_url = \"https://d\"\n[limits]\nrequests_per_hour = 0",
+                "`limits.requests_per_hour`",
+                "1 to 10000",
+            ),
+            ("public_url = \"https://d\"\n[log]\nformat = \"xml\"", "`log.format`", "\"json\""),
+            (
+                "public_url = \"https://d\"\nlisten_on = \"x\"",
+                "unknown field `listen_on`",
+                "expected one of",
+            ),
+        ];
+        for (text, key, fix) in cases {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(fix), "{text:?} → {e}");
+        }
+    }
+
+    #[test]
+    fn postgres_passwords_are_not_described() {
+        let c = parse("public_url = \"https://d\"\ndatabase = \"postgres://desk:s3cret@db/desk\"")
+            .unwrap();
+        assert!(!c.database.describe().contains("s3cret"), "{}", c.database.describe());
+    }
+}

@@ -1,0 +1,11 @@
+//! Gatehouse's approval desk: the department service that receives the block page's requests,
+//! keeps the record of who asked, who decided and why, and signs approval tokens in the format
+//! `gatehouse-core` verifies (issued by `gatehouse_admin::approve`, the CLI's issuing code).
+//!
+//! [`config`] (TOML → validated config), [`store`] (SQLite or PostgreSQL, one set of
+//! migrations), [`desk`] (intake checks, decisions, signing), [`server`] (the HTTP routes).
+
+pub mod config;
+pub mod desk;
+pub mod server;
+pub mod store;

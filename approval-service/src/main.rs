@@ -1,0 +1,239 @@
+//! `gatehouse-approval`: `init`, `serve`, `keys`, `backup`. Exit codes: 0 success, 1 failure
+//! (the message on stderr says what to fix), 2 bad command-line arguments.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+use gatehouse_admin::approve::{self, ApproverKey};
+use gatehouse_approval::config::{self, Config, LogFormat, CONFIG_FILE, KEY_FILE};
+use gatehouse_approval::desk::{load_key, Desk};
+use gatehouse_approval::server::{self, App, Limits};
+use gatehouse_approval::store::Store;
+use gatehouse_core::Policy;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse-approval",
+    version,
+    about = "Gatehouse approval desk: requests in, decisions and signed approvals out"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the data directory: configuration, signing key (owner-only), database.
+    Init {
+        /// The folder to create (or an empty existing one).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The address desktops and approvers use, e.g. https://desk.corp.example
+        #[arg(long, value_name = "URL")]
+        public_url: String,
+        /// The signing key's id, named in every token and in the policy (A-Z a-z 0-9 . _ -).
+        #[arg(long, default_value = "desk-1")]
+        kid: String,
+        /// A PostgreSQL URL instead of the embedded SQLite file.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// The department's Gatehouse policy file (managed-storage JSON).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+    /// Run the service.
+    Serve {
+        /// The configuration file.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the policy fragment with the desk's public keys (current and retired).
+    Keys {
+        /// The configuration file.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Copy the SQLite database to FILE while the service runs (PostgreSQL: use pg_dump).
+    Backup {
+        /// The configuration file.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+        /// The new backup file (never overwritten).
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse-approval: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Init { data_dir, public_url, kid, database, policy } => runtime.block_on(init(
+            &data_dir,
+            &public_url,
+            &kid,
+            database.as_deref(),
+            policy.as_deref(),
+        )),
+        Command::Serve { config } => {
+            let config = Config::load(&config)?;
+            logging(config.log_format);
+            runtime.block_on(serve(config))
+        }
+        Command::Keys { config } => {
+            let config = Config::load(&config)?;
+            let keys = public_keys(&config)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({"approvals": {"keys": keys}}))?
+            );
+            Ok(())
+        }
+        Command::Backup { config, file } => {
+            let config = Config::load(&config)?;
+            runtime.block_on(async {
+                let store = Store::open(&config.database).await?;
+                store.backup(&file).await?;
+                store.close().await;
+                eprintln!("backed up {} to {}", config.database.describe(), file.display());
+                anyhow::Ok(())
+            })
+        }
+    }
+}
+
+fn logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn init(
+    data_dir: &Path,
+    public_url: &str,
+    kid: &str,
+    database: Option<&str>,
+    policy: Option<&Path>,
+) -> anyhow::Result<()> {
+    approve::check_kid(kid)?;
+    let config_path = data_dir.join(CONFIG_FILE);
+    if config_path.exists() {
+        bail!(
+            "{} already exists; init never overwrites a desk: use another --data-dir",
+            config_path.display()
+        );
+    }
+    if let Some(p) = policy {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read --policy {}", p.display()))?;
+        Policy::from_json(&text).with_context(|| format!("--policy {}", p.display()))?;
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let data_dir = data_dir.canonicalize()?;
+    let text = config::template(&data_dir, public_url, database, policy);
+    // Validate before writing anything else: a bad --public-url fails here.
+    let config = Config::parse(&text, &config_path)?;
+    let key = ApproverKey::generate(kid)?;
+    approve::write_new_private(
+        &data_dir.join(KEY_FILE),
+        format!("{}\n", key.private_jwk()).as_bytes(),
+    )?;
+    std::fs::write(&config_path, text)
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    let store = Store::open(&config.database).await?;
+    store.close().await;
+    eprintln!(
+        "created {} (configuration), {} (signing key, owner-only) and {}",
+        config_path.display(),
+        config.signing_key.display(),
+        config.database.describe()
+    );
+    eprintln!("put these public keys into the department policy's approvals.keys:");
+    println!("{}", serde_json::to_string_pretty(&approve::policy_fragment(&key.public_jwk()))?);
+    Ok(())
+}
+
+fn load_policy(config: &Config) -> anyhow::Result<Policy> {
+    let Some(path) = &config.policy else {
+        tracing::warn!(
+            "no policy configured: the built-in catalogue and the default cap on days apply"
+        );
+        return Ok(Policy::embedded_default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the policy {} (key `policy`)", path.display()))?;
+    let parsed = Policy::from_json(&text)
+        .with_context(|| format!("the policy {} (key `policy`)", path.display()))?;
+    for w in &parsed.warnings {
+        tracing::warn!(policy = %path.display(), at = %w.path, warning = %w.message, "policy warning");
+    }
+    Ok(parsed.policy)
+}
+
+fn public_keys(config: &Config) -> anyhow::Result<Vec<serde_json::Value>> {
+    std::iter::once(&config.signing_key)
+        .chain(&config.retired_keys)
+        .map(|p| load_key(p).map(|k| k.public_jwk()))
+        .collect()
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let key = load_key(&config.signing_key)?;
+    let retired =
+        config.retired_keys.iter().map(|p| load_key(p)).collect::<anyhow::Result<Vec<_>>>()?;
+    let policy = load_policy(&config)?;
+    let store = Store::open(&config.database).await?;
+    let limits = Limits {
+        max_body_bytes: config.max_body_bytes,
+        requests_per_hour: config.requests_per_hour,
+    };
+    let kid = key.kid().to_owned();
+    let app =
+        App::new(Desk::new(store.clone(), policy, key, retired), config.public_url.clone(), limits);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (key `listen`)", config.listen))?;
+    tracing::info!(listen = %config.listen, public_url = %config.public_url, database = %config.database.describe(), kid = %kid, "serving");
+    axum::serve(listener, server::router(app)).with_graceful_shutdown(shutdown()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -1,0 +1,193 @@
+//! The HTTP surface. Requesters' routes (what the extension calls):
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /healthz` | 200 `ok` when the database answers, else 503 |
+//! | `POST /api/requests` | the block page's request record (JSON) → 201 `{id, status, statusUrl}` |
+//! | `GET /api/requests/{id}` | `{status: pending}`, `{status: approved, token, expiresMs, days}`, `{status: denied, reason}` or `{status: revoked, revokedMs}` |
+//!
+//! Errors are JSON `{"error": message, "field": name-or-null}` with a 4xx status that says
+//! which kind (400 not JSON, 409 duplicate requestId, 413 too large, 415 not JSON content,
+//! 422 a field's value, 429 too many requests).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::desk::{is_id, Desk, Rejected};
+use crate::store::{IdentitySource, NewRequest};
+
+/// Limits the routes enforce.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest request body.
+    pub max_body_bytes: usize,
+    /// Requests per requester per hour.
+    pub requests_per_hour: u32,
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct App {
+    /// The desk.
+    pub desk: Desk,
+    /// The public base URL, without a trailing slash.
+    pub public_url: String,
+    /// Limits.
+    pub limits: Limits,
+    limiter: Mutex<HashMap<String, (i64, u32)>>,
+}
+
+impl App {
+    /// Shared state for [`router`].
+    pub fn new(desk: Desk, public_url: String, limits: Limits) -> Arc<Self> {
+        Arc::new(Self { desk, public_url, limits, limiter: Mutex::new(HashMap::new()) })
+    }
+
+    /// The status URL of a request.
+    pub fn status_url(&self, id: &str) -> String {
+        format!("{}/api/requests/{id}", self.public_url)
+    }
+
+    /// Counts one request for `requester` in the current hour; false past the limit.
+    fn allow(&self, requester: &str, now_ms: i64) -> bool {
+        const HOUR_MS: i64 = 3_600_000;
+        let Ok(mut map) = self.limiter.lock() else { return false };
+        if map.len() > 100_000 {
+            map.retain(|_, (start, _)| now_ms - *start < HOUR_MS);
+        }
+        let entry = map.entry(requester.to_owned()).or_insert((now_ms, 0));
+        if now_ms - entry.0 >= HOUR_MS {
+            *entry = (now_ms, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= self.limits.requests_per_hour
+    }
+}
+
+/// The routes.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/requests", post(submit))
+        .route("/api/requests/{id}", get(status))
+        .with_state(app)
+}
+
+/// Unix milliseconds, now.
+pub fn now_ms() -> i64 {
+    let since =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    match app.desk.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+fn rejected(r: &Rejected) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, no_store(), Json(json!({"error": r.message, "field": r.field}))).into_response()
+}
+
+fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
+}
+
+async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
+    let json_content = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !json_content {
+        // Also what keeps a cross-site HTML form from filing requests in a user's name.
+        return rejected(&Rejected {
+            status: 415,
+            field: None,
+            message: "send Content-Type: application/json".into(),
+        });
+    }
+    let limit = app.limits.max_body_bytes;
+    let too_large = Rejected {
+        status: 413,
+        field: None,
+        message: format!("the body is over the {limit}-byte limit"),
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return rejected(&too_large);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return rejected(&too_large);
+    };
+    let now = now_ms();
+    // The identity is the desktop's word until SPNEGO authenticates requesters.
+    let request = match app.desk.check(&bytes, IdentitySource::Reported, now) {
+        Ok(r) => r,
+        Err(r) => return rejected(&r),
+    };
+    if !app.allow(&requester_key(&request), now) {
+        return rejected(&Rejected {
+            status: 429,
+            field: None,
+            message: format!(
+                "more than {} requests from this requester in an hour; try again later",
+                app.limits.requests_per_hour
+            ),
+        });
+    }
+    let id = match app.desk.submit(&request).await {
+        Ok(id) => id,
+        Err(r) => return rejected(&r),
+    };
+    let created = id == request.id;
+    if created {
+        tracing::info!(request = %id, service = %request.service, machine = %request.machine, "request received");
+    }
+    let url = app.status_url(&id);
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut response =
+        (status, no_store(), Json(json!({"id": id, "status": "pending", "statusUrl": url})))
+            .into_response();
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+/// Whom the rate limit counts: the reported principal (or account) on the reported machine.
+fn requester_key(r: &NewRequest) -> String {
+    let who = r.principal.as_deref().or(r.os_user.as_deref()).unwrap_or_default();
+    format!("{}|{}", who.to_lowercase(), r.machine.to_lowercase())
+}
+
+async fn status(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let not_found =
+        || rejected(&Rejected { status: 404, field: None, message: "no such request".into() });
+    if !is_id(&id) {
+        return not_found();
+    }
+    match app.desk.status(&id).await {
+        Ok(Some(status)) => (StatusCode::OK, no_store(), Json(status)).into_response(),
+        Ok(None) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a request failed");
+            rejected(&Rejected { status: 500, field: None, message: "try again later".into() })
+        }
+    }
+}

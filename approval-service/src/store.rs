@@ -1,0 +1,444 @@
+//! The records: one table of requests, on SQLite or PostgreSQL through sqlx's `Any` driver, with
+//! one set of migrations (`migrations/`, portable SQL). Every query binds its values; none is
+//! built from text. Every state change is one conditional `UPDATE`, so a decision is recorded
+//! once or not at all, whatever crashes or races.
+
+use std::path::Path;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row as _};
+
+use crate::config::Database;
+
+/// The migrations, embedded: the same files for both databases.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A database failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Connecting failed.
+    #[error("cannot open the database ({what}): {source}")]
+    Connect {
+        /// The database, without a password.
+        what: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Applying the migrations failed.
+    #[error("cannot bring the database schema up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    /// `backup` on PostgreSQL.
+    #[error("online backup of PostgreSQL is pg_dump's job: pg_dump --format=custom --file=FILE DBNAME (see docs/admin-guide.md)")]
+    BackupPostgres,
+    /// The backup file exists.
+    #[error("{0} already exists; refusing to overwrite it: choose another file name")]
+    BackupExists(String),
+}
+
+/// Whose word the requester's identity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// What the desktop's Gatehouse host reported; nothing verified it.
+    Reported,
+    /// Authenticated by the domain (Kerberos/SPNEGO).
+    Kerberos,
+}
+
+impl IdentitySource {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Reported => "reported",
+            Self::Kerberos => "kerberos",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "kerberos" {
+            Self::Kerberos
+        } else {
+            Self::Reported
+        }
+    }
+
+    /// How approvers see it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Reported => "reported by the desktop, not verified",
+            Self::Kerberos => "authenticated by the domain (Kerberos)",
+        }
+    }
+}
+
+/// A request as accepted, before any decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRequest {
+    /// The desk's id.
+    pub id: String,
+    /// The block page's `requestId`.
+    pub client_request_id: String,
+    /// When it arrived (ms).
+    pub created_ms: i64,
+    /// The principal.
+    pub principal: Option<String>,
+    /// The OS account.
+    pub os_user: Option<String>,
+    /// The machine.
+    pub machine: String,
+    /// Whose word the identity is.
+    pub identity_source: IdentitySource,
+    /// The service id.
+    pub service: String,
+    /// Its category.
+    pub category: String,
+    /// The blocked origin.
+    pub origin: Option<String>,
+    /// The business reason.
+    pub justification: String,
+    /// Days asked for.
+    pub days_requested: i64,
+}
+
+/// Where a request stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for an approver.
+    Pending,
+    /// Approved: the token, its id and end.
+    Approved {
+        /// The signed token.
+        token: String,
+        /// Its `jti`.
+        jti: String,
+        /// The key that signed it.
+        kid: String,
+        /// Its `exp`, in ms.
+        expires_ms: i64,
+        /// Days granted.
+        days: i64,
+        /// When and by whom it was revoked.
+        revoked: Option<(i64, String)>,
+    },
+    /// Denied, with the approver's reason.
+    Denied {
+        /// The reason.
+        reason: String,
+    },
+}
+
+/// A stored request and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// What was asked.
+    pub request: NewRequest,
+    /// Where it stands.
+    pub state: State,
+    /// When and by whom it was decided.
+    pub decided: Option<(i64, String)>,
+}
+
+/// What storing a request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored under the given id.
+    New,
+    /// The same request was already stored (a retry): its id.
+    Existing(String),
+    /// Another request already has this `requestId`.
+    Conflict,
+}
+
+/// What a decision did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// Recorded.
+    Done,
+    /// Nothing changed: no such request, or no longer in the state the change needs.
+    NotApplicable,
+}
+
+/// An approval to record (built and signed by the desk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The approver.
+    pub by: String,
+    /// When (ms).
+    pub at_ms: i64,
+    /// Days granted.
+    pub days: i64,
+    /// The token's `jti`.
+    pub jti: String,
+    /// The signing key's id.
+    pub kid: String,
+    /// The token.
+    pub token: String,
+    /// Its `exp` in ms.
+    pub expires_ms: i64,
+}
+
+const COLUMNS: &str = "id, client_request_id, created_ms, principal, os_user, machine, \
+    identity_source, service, category, origin, justification, days_requested, state, \
+    decided_ms, decided_by, reason, days_granted, jti, kid, token, expires_ms, revoked_ms, \
+    revoked_by";
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    sqlite: bool,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    ///
+    /// # Errors
+    /// [`StoreError::Connect`] or [`StoreError::Migrate`].
+    pub async fn open(database: &Database) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = matches!(database, Database::Sqlite(_));
+        // SQLite writes one at a time whatever the pool; a few connections serve the readers
+        // (sqlx opens SQLite in WAL mode with a 5 s busy timeout).
+        let max = if sqlite { 4 } else { 10 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .connect(&database.url())
+            .await
+            .map_err(|source| StoreError::Connect { what: database.describe(), source })?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, sqlite })
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A trivial query, for `/healthz`.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Stores a new request; a retry of the same request returns the first one's id.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn insert(&self, r: &NewRequest) -> Result<Inserted, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO requests (id, client_request_id, created_ms, principal, os_user, \
+             machine, identity_source, service, category, origin, justification, \
+             days_requested, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending') \
+             ON CONFLICT (client_request_id) DO NOTHING",
+        )
+        .bind(&r.id)
+        .bind(&r.client_request_id)
+        .bind(r.created_ms)
+        .bind(&r.principal)
+        .bind(&r.os_user)
+        .bind(&r.machine)
+        .bind(r.identity_source.as_str())
+        .bind(&r.service)
+        .bind(&r.category)
+        .bind(&r.origin)
+        .bind(&r.justification)
+        .bind(r.days_requested)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Inserted::New);
+        }
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE client_request_id = $1");
+        let row = sqlx::query(&sql).bind(&r.client_request_id).fetch_optional(&self.pool).await?;
+        let Some(existing) = row.map(|row| record(&row)).transpose()? else {
+            return Ok(Inserted::Conflict);
+        };
+        // The same content is a retry by the same desktop; anything else is not.
+        let same = NewRequest {
+            id: existing.request.id.clone(),
+            created_ms: existing.request.created_ms,
+            ..r.clone()
+        } == existing.request;
+        Ok(if same { Inserted::Existing(existing.request.id) } else { Inserted::Conflict })
+    }
+
+    /// One request by the desk's id.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn get(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM requests WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|row| record(&row)).transpose()?)
+    }
+
+    /// Requests in a state, oldest first (at most `limit`).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn list(&self, state: &str, limit: i64) -> Result<Vec<Record>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM requests WHERE state = $1 ORDER BY created_ms, id LIMIT $2"
+        );
+        let rows = sqlx::query(&sql).bind(state).bind(limit).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(record).collect::<Result<_, _>>()?)
+    }
+
+    /// Records an approval of a pending request; a request already decided is left as it is.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn approve(&self, id: &str, grant: &Grant) -> Result<Changed, StoreError> {
+        let done = sqlx::query(
+            "UPDATE requests SET state = 'approved', decided_ms = $2, decided_by = $3, \
+             days_granted = $4, jti = $5, kid = $6, token = $7, expires_ms = $8 \
+             WHERE id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(grant.at_ms)
+        .bind(&grant.by)
+        .bind(grant.days)
+        .bind(&grant.jti)
+        .bind(&grant.kid)
+        .bind(&grant.token)
+        .bind(grant.expires_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed(done.rows_affected()))
+    }
+
+    /// Records a denial of a pending request.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn deny(
+        &self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        at_ms: i64,
+    ) -> Result<Changed, StoreError> {
+        let done = sqlx::query(
+            "UPDATE requests SET state = 'denied', decided_ms = $2, decided_by = $3, reason = $4 \
+             WHERE id = $1 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(at_ms)
+        .bind(by)
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed(done.rows_affected()))
+    }
+
+    /// Revokes an approval (once; a revocation is never undone).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn revoke(&self, id: &str, by: &str, at_ms: i64) -> Result<Changed, StoreError> {
+        let done = sqlx::query(
+            "UPDATE requests SET revoked_ms = $2, revoked_by = $3 \
+             WHERE id = $1 AND state = 'approved' AND revoked_ms IS NULL",
+        )
+        .bind(id)
+        .bind(at_ms)
+        .bind(by)
+        .execute(&self.pool)
+        .await?;
+        Ok(changed(done.rows_affected()))
+    }
+
+    /// The `jti`s of revoked approvals that have not yet expired at `now_ms`, sorted.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn revoked_jtis(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT jti FROM requests WHERE revoked_ms IS NOT NULL AND expires_ms > $1 \
+             ORDER BY jti",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.try_get::<String, _>("jti")).collect::<Result<_, _>>()?)
+    }
+
+    /// Counts per state (`pending`, `approved`, `denied`).
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>("state")?, r.try_get::<i64, _>("n")?)))
+            .collect()
+    }
+
+    /// An online, consistent copy of the SQLite database (`VACUUM INTO`): readers and writers
+    /// carry on meanwhile. PostgreSQL is backed up with `pg_dump`.
+    ///
+    /// # Errors
+    /// [`StoreError::BackupPostgres`], [`StoreError::BackupExists`] or [`StoreError::Query`].
+    pub async fn backup(&self, to: &Path) -> Result<(), StoreError> {
+        if !self.sqlite {
+            return Err(StoreError::BackupPostgres);
+        }
+        if to.exists() {
+            return Err(StoreError::BackupExists(to.display().to_string()));
+        }
+        sqlx::query("VACUUM INTO $1").bind(to.display().to_string()).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn changed(rows: u64) -> Changed {
+    if rows == 1 {
+        Changed::Done
+    } else {
+        Changed::NotApplicable
+    }
+}
+
+fn record(row: &AnyRow) -> Result<Record, sqlx::Error> {
+    let s = |c: &str| row.try_get::<String, _>(c);
+    let os = |c: &str| row.try_get::<Option<String>, _>(c);
+    let oi = |c: &str| row.try_get::<Option<i64>, _>(c);
+    let request = NewRequest {
+        id: s("id")?,
+        client_request_id: s("client_request_id")?,
+        created_ms: row.try_get("created_ms")?,
+        principal: os("principal")?,
+        os_user: os("os_user")?,
+        machine: s("machine")?,
+        identity_source: IdentitySource::parse(&s("identity_source")?),
+        service: s("service")?,
+        category: s("category")?,
+        origin: os("origin")?,
+        justification: s("justification")?,
+        days_requested: row.try_get("days_requested")?,
+    };
+    let state = match s("state")?.as_str() {
+        "approved" => State::Approved {
+            token: os("token")?.unwrap_or_default(),
+            jti: os("jti")?.unwrap_or_default(),
+            kid: os("kid")?.unwrap_or_default(),
+            expires_ms: oi("expires_ms")?.unwrap_or_default(),
+            days: oi("days_granted")?.unwrap_or_default(),
+            revoked: oi("revoked_ms")?.zip(os("revoked_by")?),
+        },
+        "denied" => State::Denied { reason: os("reason")?.unwrap_or_default() },
+        _ => State::Pending,
+    };
+    let decided = oi("decided_ms")?.zip(os("decided_by")?);
+    Ok(Record { request, state, decided })
+}

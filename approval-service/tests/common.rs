@@ -1,0 +1,206 @@
+//! Test harness: a desk on a fresh database, the router driven in-process, and a throwaway
+//! PostgreSQL server from Debian's package (initdb into a temporary folder, socket in it, run
+//! as the unprivileged `nobody`; stopped when the test ends).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use gatehouse_admin::approve::ApproverKey;
+use gatehouse_approval::config::Database;
+use gatehouse_approval::desk::Desk;
+use gatehouse_approval::server::{router, App, Limits};
+use gatehouse_approval::store::Store;
+use gatehouse_core::Policy;
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+
+/// The desk's signing key in tests.
+pub fn key() -> ApproverKey {
+    ApproverKey::from_seed("desk-test", &[7; 32]).unwrap()
+}
+
+/// A department policy that trusts the desk's key and lets users ask for up to 30 days.
+pub fn policy() -> Policy {
+    let json = json!({
+        "approvals": {"keys": [key().public_jwk()], "maxDays": 90},
+        "requests": {"url": "https://desk.corp.example/api/requests", "maxDays": 30},
+    });
+    let parsed = Policy::from_value(&json).unwrap();
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    parsed.policy
+}
+
+/// What the block page posts (extension/background.js, `block.request`).
+pub fn record(request_id: &str) -> Value {
+    json!({
+        "requestId": request_id,
+        "user": "alice",
+        "principal": "alice@corp.example",
+        "machine": "WS01",
+        "service": "gmail",
+        "category": "webmail",
+        "origin": "https://mail.google.com",
+        "justification": "Customer sends invoices only to my Gmail address",
+        "days": 14,
+        "createdMs": 1_800_000_000_000_i64,
+    })
+}
+
+/// A desk and its router on `database`.
+pub struct Harness {
+    pub app: Arc<App>,
+}
+
+impl Harness {
+    pub async fn new(database: &Database) -> Self {
+        Self::with_limits(database, Limits { max_body_bytes: 16 * 1024, requests_per_hour: 50 })
+            .await
+    }
+
+    pub async fn with_limits(database: &Database, limits: Limits) -> Self {
+        let store = Store::open(database).await.unwrap();
+        let desk = Desk::new(store, policy(), key(), Vec::new());
+        Self { app: App::new(desk, "https://desk.corp.example".into(), limits) }
+    }
+
+    /// Sends one request through the router: (status, JSON body or the text as a JSON string).
+    pub async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = router(self.app.clone()).oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn post(&self, body: &Value) -> (StatusCode, Value) {
+        self.post_raw("application/json", body.to_string().into_bytes()).await
+    }
+
+    pub async fn post_raw(&self, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let request = Request::post("/api/requests")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        self.call(request).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Request::get(path).body(Body::empty()).unwrap()).await
+    }
+}
+
+/// A SQLite database in a temporary folder (kept while the guard lives).
+pub fn sqlite() -> (Database, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (Database::Sqlite(dir.path().join("approvals.sqlite3")), dir)
+}
+
+/// Debian's PostgreSQL binaries, highest version first.
+fn postgres_bin() -> PathBuf {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).expect(
+        "PostgreSQL is not installed: `cargo xtask test` installs it (apt-get install postgresql)",
+    )
+}
+
+/// Runs as the unprivileged `nobody` when the tests run as root (PostgreSQL refuses root).
+fn as_postgres_user(program: &Path) -> Command {
+    if euid() == 0 {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn euid() -> u32 {
+    // No libc dependency for one call: the owner of /proc/self is the effective uid.
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(0)
+}
+
+/// A throwaway PostgreSQL server: a temporary cluster, reachable only on its socket.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    server: Child,
+}
+
+impl Postgres {
+    pub fn start() -> Self {
+        let bin = postgres_bin();
+        let dir = tempfile::Builder::new().prefix("gatehouse-pg").tempdir().unwrap();
+        if euid() == 0 {
+            std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        }
+        let data = dir.path().join("data");
+        let out = as_postgres_user(&bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let server = as_postgres_user(&bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(dir.path())
+            .args(["-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pg = Self { dir, server };
+        let socket = pg.dir.path().join(".s.PGSQL.5432");
+        let start = Instant::now();
+        while !socket.exists() {
+            assert!(start.elapsed() < Duration::from_secs(30), "PostgreSQL did not start in 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pg
+    }
+
+    fn url(&self, db: &str) -> String {
+        format!("postgres://postgres@localhost/{db}?host={}", self.dir.path().display())
+    }
+
+    /// A new, empty database on this server.
+    pub async fn database(&self, name: &str) -> Database {
+        use sqlx::Connection as _;
+        let start = Instant::now();
+        let mut admin = loop {
+            match sqlx::PgConnection::connect(&self.url("postgres")).await {
+                Ok(c) => break c,
+                Err(e) if start.elapsed() < Duration::from_secs(30) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot connect to the test PostgreSQL: {e}"),
+            }
+        };
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+        admin.close().await.unwrap();
+        Database::Postgres(self.url(name))
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT: PostgreSQL's fast shutdown (SIGKILL would leave its backends behind).
+        let _ = Command::new("kill").arg("-INT").arg(self.server.id().to_string()).status();
+        let _ = self.server.wait();
+    }
+}

@@ -1,0 +1,310 @@
+//! Every scenario runs on SQLite (one test each) and on PostgreSQL (all in one test, one
+//! server, a database each).
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use gatehouse_approval::config::Database;
+use gatehouse_approval::desk::{DecideError, Status};
+use gatehouse_approval::server::Limits;
+use gatehouse_core::Identity;
+use serde_json::{json, Value};
+
+use crate::common::{policy, record, sqlite, Harness, Postgres};
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (db, _dir) = super::sqlite();
+                    super::$name(&db).await;
+                }
+            )*
+        }
+
+        /// The same scenarios on a real PostgreSQL.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn postgres() {
+            let pg = Postgres::start();
+            let mut ran = 0;
+            $(
+                $name(&pg.database(stringify!($name)).await).await;
+                ran += 1;
+            )*
+            assert_eq!(ran, 9, "a scenario was added or dropped: update the count");
+        }
+    };
+}
+
+on_both_databases!(
+    a_request_is_accepted_and_pending,
+    a_retry_returns_the_same_id_and_a_clash_is_refused,
+    bad_requests_name_the_field,
+    approve_signs_a_token_the_engine_accepts,
+    deny_and_revoke,
+    one_decision_wins_a_race,
+    the_rate_limit_counts_per_requester,
+    hostile_text_is_stored_as_text,
+    healthz_answers,
+);
+
+fn alice() -> Identity {
+    Identity {
+        principal: Some("alice@corp.example".into()),
+        machine: "WS01".into(),
+        ..Identity::default()
+    }
+}
+
+async fn submit(h: &Harness, request_id: &str) -> String {
+    let (status, body) = h.post(&record(request_id)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn now_ms() -> i64 {
+    gatehouse_approval::server::now_ms()
+}
+
+async fn a_request_is_accepted_and_pending(db: &Database) {
+    let h = Harness::new(db).await;
+    let (status, body) = h.post(&record("5b0d3d0e-0000-4000-8000-000000000001")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap();
+    assert!(gatehouse_approval::desk::is_id(id), "{id}");
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["statusUrl"], format!("https://desk.corp.example/api/requests/{id}"));
+    assert_eq!(
+        h.get(&format!("/api/requests/{id}")).await,
+        (StatusCode::OK, json!({"status": "pending"}))
+    );
+    // Recorded as the desktop reported it, and marked so.
+    let stored = h.app.desk.store.get(id).await.unwrap().unwrap();
+    assert_eq!(stored.request.principal.as_deref(), Some("alice@corp.example"));
+    assert_eq!(stored.request.identity_source.describe(), "reported by the desktop, not verified");
+    assert_eq!((stored.request.service.as_str(), stored.request.days_requested), ("gmail", 14));
+    // Unknown and malformed ids are the same 404.
+    for path in ["/api/requests/AAAAAAAAAAAAAAAAAAAAAA", "/api/requests/x'%20OR%201=1"] {
+        assert_eq!(h.get(path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+async fn a_retry_returns_the_same_id_and_a_clash_is_refused(db: &Database) {
+    let h = Harness::new(db).await;
+    let id = submit(&h, "retry-1").await;
+    let (status, body) = h.post(&record("retry-1")).await;
+    assert_eq!((status, body["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    let mut other = record("retry-1");
+    other["principal"] = json!("mallory@corp.example");
+    let (status, body) = h.post(&other).await;
+    assert_eq!((status, &body["field"]), (StatusCode::CONFLICT, &json!("requestId")), "{body}");
+}
+
+async fn bad_requests_name_the_field(db: &Database) {
+    let h = Harness::new(db).await;
+    let with = |key: &str, value: Value| {
+        let mut r = record(&format!("bad-{key}"));
+        r[key] = value;
+        r
+    };
+    let without = |key: &str| {
+        let mut r = record(&format!("missing-{key}"));
+        r.as_object_mut().unwrap().remove(key);
+        r
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (with("service", json!("no-such-service")), "service", "not a service"),
+        (with("days", json!(31)), "days", "maximum of 30"),
+        (with("days", json!(0)), "days", "1 to 30"),
+        (with("days", json!("7")), "days", "whole number"),
+        (with("category", json!("cloud_storage")), "category", "gmail's category"),
+        (with("justification", json!("short")), "justification", "10 characters"),
+        (with("machine", json!("WS\u{0007}01")), "machine", "control characters"),
+        (with("principal", json!(42)), "principal", "string"),
+        (without("service"), "service", "missing"),
+        (without("machine"), "machine", "missing"),
+        (without("days"), "days", "missing"),
+        (without("justification"), "justification", "missing"),
+        (without("requestId"), "requestId", "missing"),
+        (with("requestId", json!("x".repeat(101))), "requestId", "100 characters"),
+    ];
+    for (body, field, words) in &cases {
+        let (status, answer) = h.post(body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {answer}");
+        assert_eq!(answer["field"], json!(field), "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains(words), "{field}: {answer}");
+    }
+    assert_eq!(cases.len(), 14);
+    let mut no_principal = record("no-principal");
+    no_principal["principal"] = Value::Null;
+    no_principal["user"] = Value::Null;
+    assert_eq!(h.post(&no_principal).await.1["field"], "principal");
+
+    assert_eq!(
+        h.post_raw("application/json", b"{not json".to_vec()).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(h.post_raw("application/json", b"[1]".to_vec()).await.0, StatusCode::BAD_REQUEST);
+    let form = h.post_raw("application/x-www-form-urlencoded", b"requestId=1".to_vec()).await;
+    assert_eq!(form.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut huge = record("huge");
+    huge["origin"] = json!("x".repeat(20_000));
+    let (status, body) = h.post(&huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // Nothing above was stored.
+    assert!(h.app.desk.store.list("pending", 100).await.unwrap().is_empty());
+}
+
+async fn approve_signs_a_token_the_engine_accepts(db: &Database) {
+    let h = Harness::new(db).await;
+    let id = submit(&h, "approve-1").await;
+    let desk = &h.app.desk;
+    // Past the policy's cap: refused by the issuing rules, nothing recorded.
+    let e = desk.approve(&id, "bob@corp.example", 31, now_ms()).await.unwrap_err();
+    assert!(matches!(e, DecideError::Issue(_)), "{e}");
+    assert_eq!(h.get(&format!("/api/requests/{id}")).await.1["status"], "pending");
+    // Fewer days than asked.
+    let grant = desk.approve(&id, "bob@corp.example", 1, now_ms()).await.unwrap();
+    let (status, body) = h.get(&format!("/api/requests/{id}")).await;
+    assert_eq!(
+        (status, &body["status"], &body["days"]),
+        (StatusCode::OK, &json!("approved"), &json!(1))
+    );
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(token, grant.token);
+    let approval = policy().verify_approval(token, Some(&alice()), now_ms(), "desk").unwrap();
+    assert_eq!(approval.subject, "alice@corp.example");
+    assert_eq!(approval.machine.as_deref(), Some("WS01"));
+    assert_eq!(approval.services, ["gmail"]);
+    assert!(approval.categories.is_empty());
+    assert_eq!(approval.request_id.as_deref(), Some("approve-1"));
+    assert_eq!(approval.approver.as_deref(), Some("bob@corp.example"));
+    assert_eq!(approval.issuer, "desk-test");
+    assert!((approval.expires_ms - approval.not_before_ms - 86_400_000).abs() < 1000);
+    // Bound to alice on WS01: not for mallory, not on another machine.
+    let mallory = Identity { principal: Some("mallory@corp.example".into()), ..alice() };
+    assert_eq!(
+        policy().verify_approval(token, Some(&mallory), now_ms(), "x").unwrap_err().code(),
+        "other_user"
+    );
+    let ws02 = Identity { machine: "WS02".into(), ..alice() };
+    assert_eq!(
+        policy().verify_approval(token, Some(&ws02), now_ms(), "x").unwrap_err().code(),
+        "other_machine"
+    );
+    // Decided once.
+    assert!(matches!(
+        desk.approve(&id, "carol", 1, now_ms()).await,
+        Err(DecideError::AlreadyDecided(_))
+    ));
+    assert!(matches!(
+        desk.deny(&id, "carol", "no", now_ms()).await,
+        Err(DecideError::AlreadyDecided(_))
+    ));
+    assert!(matches!(
+        desk.approve("AAAAAAAAAAAAAAAAAAAAAA", "carol", 1, now_ms()).await,
+        Err(DecideError::NotFound(_))
+    ));
+}
+
+async fn deny_and_revoke(db: &Database) {
+    let h = Harness::new(db).await;
+    let desk = &h.app.desk;
+    let denied = submit(&h, "deny-1").await;
+    assert!(matches!(desk.deny(&denied, "bob", "  ", now_ms()).await, Err(DecideError::NoReason)));
+    desk.deny(&denied, "bob", "Use the department's OneDrive instead", now_ms()).await.unwrap();
+    assert_eq!(
+        h.get(&format!("/api/requests/{denied}")).await.1,
+        json!({"status": "denied", "reason": "Use the department's OneDrive instead"})
+    );
+    assert!(matches!(
+        desk.revoke(&denied, "bob", now_ms()).await,
+        Err(DecideError::NotRevocable(_))
+    ));
+
+    let approved = submit(&h, "revoke-1").await;
+    let grant = desk.approve(&approved, "bob", 7, now_ms()).await.unwrap();
+    assert!(desk.store.revoked_jtis(now_ms()).await.unwrap().is_empty());
+    desk.revoke(&approved, "bob", now_ms()).await.unwrap();
+    assert!(matches!(
+        desk.revoke(&approved, "bob", now_ms()).await,
+        Err(DecideError::NotRevocable(_))
+    ));
+    assert_eq!(h.get(&format!("/api/requests/{approved}")).await.1["status"], "revoked");
+    assert_eq!(desk.store.revoked_jtis(now_ms()).await.unwrap(), vec![grant.jti.clone()]);
+    // Once the token has expired anyway, the list no longer needs to carry it.
+    assert!(desk.store.revoked_jtis(grant.expires_ms).await.unwrap().is_empty());
+}
+
+async fn one_decision_wins_a_race(db: &Database) {
+    let h = Harness::new(db).await;
+    let id = submit(&h, "race-1").await;
+    let app = Arc::clone(&h.app);
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            let id = id.clone();
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    app.desk.approve(&id, &format!("approver{i}"), 3, now_ms()).await.map(|_| ())
+                } else {
+                    app.desk.deny(&id, &format!("approver{i}"), "no", now_ms()).await
+                }
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(DecideError::AlreadyDecided(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let record = h.app.desk.store.get(&id).await.unwrap().unwrap();
+    assert!(record.decided.is_some());
+}
+
+async fn the_rate_limit_counts_per_requester(db: &Database) {
+    let h =
+        Harness::with_limits(db, Limits { max_body_bytes: 16 * 1024, requests_per_hour: 3 }).await;
+    for i in 0..3 {
+        submit(&h, &format!("rate-{i}")).await;
+    }
+    let (status, body) = h.post(&record("rate-3")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // Counted per requester: another principal is not held up.
+    let mut bob = record("rate-bob");
+    bob["principal"] = json!("bob@corp.example");
+    assert_eq!(h.post(&bob).await.0, StatusCode::CREATED);
+}
+
+async fn hostile_text_is_stored_as_text(db: &Database) {
+    let h = Harness::new(db).await;
+    let hostile =
+        "Robert'); DROP TABLE requests; -- <script>alert(1)</script> \u{202e}txt.exe 請核准";
+    let mut r = record("hostile-1");
+    r["justification"] = json!(hostile);
+    r["origin"] = json!("https://mail.google.com/'--");
+    let (status, body) = h.post(&r).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let stored = h.app.desk.store.get(body["id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.request.justification, hostile);
+    assert_eq!(h.app.desk.store.list("pending", 10).await.unwrap().len(), 1);
+    let reason = "'; UPDATE requests SET state='approved' --";
+    h.app.desk.deny(&stored.request.id, "bob", reason, now_ms()).await.unwrap();
+    assert_eq!(
+        h.app.desk.status(&stored.request.id).await.unwrap(),
+        Some(Status::Denied { reason: reason.into() })
+    );
+}
+
+async fn healthz_answers(db: &Database) {
+    let h = Harness::new(db).await;
+    assert_eq!(h.get("/healthz").await, (StatusCode::OK, Value::String("ok\n".into())));
+    h.app.desk.store.close().await;
+    assert_eq!(h.get("/healthz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
