@@ -204,3 +204,33 @@ async fn serve_takes_requests_and_backup_copies_them_while_it_runs() {
         Database::Sqlite(data.canonicalize().unwrap().join("approvals.sqlite3"))
     );
 }
+
+/// Rotation: a new current key, the old one retired — `keys` publishes both, current first.
+#[test]
+fn keys_publishes_retired_keys_after_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("desk");
+    let config = init(&data, None);
+    let next = gatehouse_admin::approve::ApproverKey::generate("desk-2027").unwrap();
+    let next_file = data.join("desk-2027.jwk");
+    gatehouse_admin::approve::write_new_private(
+        &next_file,
+        next.private_jwk().to_string().as_bytes(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "key = \"signing-key.jwk\"\n# Earlier keys, still published by `keys` while tokens they signed run out.\nretired = []",
+        "key = \"desk-2027.jwk\"\nretired = [\"signing-key.jwk\"]",
+    );
+    std::fs::write(&config, text).unwrap();
+    let keys: Value =
+        serde_json::from_str(&ok(bin().arg("keys").arg("-c").arg(&config).output().unwrap()))
+            .unwrap();
+    let kids: Vec<&str> = keys["approvals"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, ["desk-2027", "desk-2026"]);
+}
