@@ -13,7 +13,7 @@ use crate::policy::{Mode, Parsed, Policy, PolicyError, RequestRouting};
 use crate::request::Request;
 use crate::rules::CompiledRules;
 use crate::scope::ScopeDecision;
-use crate::token::{check_approval, signed_approval};
+use crate::token::{check_approval, signed_approval, verify_revocation_list, TokenRejection};
 
 /// The defaults a policy falls back to, for the pages and the admin tools (never copied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -202,6 +202,17 @@ impl Engine {
         self.policy.scope.evaluate(&self.context)
     }
 
+    /// Adds the approval ids of a signed revocation list (the approval desk's, signed by an
+    /// approver key this policy trusts) to the policy's own `approvals.revoked`; returns how many
+    /// were new. Only ever adds: a list that verifies can take approvals away, never give one
+    /// back, and one that does not verify is an error for the caller to report and changes
+    /// nothing. Parsing a new policy starts from its own list again, so the caller applies its
+    /// last list after each policy change.
+    pub fn apply_revocation_list(&mut self, jws: &str) -> Result<usize, TokenRejection> {
+        let list = verify_revocation_list(&self.policy.trust, jws)?;
+        Ok(self.policy.trust.revoke(list.revoked))
+    }
+
     /// Verifies tokens for `identity` at `now_ms`. The signature is checked once; an authentic
     /// token not in force keeps its claims ([`TokenResult::claims`]).
     pub fn verify_tokens(
@@ -325,6 +336,97 @@ mod tests {
 
     fn req(url: &str) -> Request {
         Request::new(url, ResourceType::MainFrame).unwrap()
+    }
+
+    fn list(kid: &str, key: u8, typ: &str, revoked: &[&str]) -> String {
+        let header = json!({"alg": "EdDSA", "typ": typ, "kid": kid});
+        sign(
+            &header,
+            &json!({"iss": kid, "iat": NOW / 1000, "revoked": revoked}),
+            &signing_key(key),
+        )
+    }
+
+    fn revocation_engine() -> Engine {
+        let policy =
+            json!({"approvals": {"keys": [jwk("dept-1", &signing_key(1))], "revoked": ["old"]}});
+        Engine::new(&policy.to_string()).unwrap()
+    }
+
+    fn a1_verdict(engine: &Engine) -> Option<&'static str> {
+        let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &claims(), &signing_key(1));
+        let input = TokenInput { token, source: "user".into(), file: None };
+        engine.verify_tokens(vec![input], Some(&alice()), NOW).remove(0).reason
+    }
+
+    /// A verified revocation list revokes live, on top of the policy's own list.
+    #[test]
+    fn a_signed_revocation_list_revokes() {
+        let mut engine = revocation_engine();
+        assert_eq!(a1_verdict(&engine), None);
+        let good = list("dept-1", 1, crate::token::REVOCATION_LIST_TYPE, &["a1", "old", ""]);
+        assert_eq!(engine.apply_revocation_list(&good), Ok(1));
+        assert_eq!(a1_verdict(&engine), Some("revoked"));
+        assert!(engine.policy().trust.revoked.contains("old"));
+        // An empty (or older, shorter) list later never gives anything back.
+        let empty = list("dept-1", 1, crate::token::REVOCATION_LIST_TYPE, &[]);
+        assert_eq!(engine.apply_revocation_list(&empty), Ok(0));
+        assert_eq!(a1_verdict(&engine), Some("revoked"));
+        assert!(engine.policy().trust.revoked.contains("old"));
+    }
+
+    /// A list that does not verify is refused with a reason and changes nothing.
+    #[test]
+    fn an_unverifiable_revocation_list_changes_nothing() {
+        let typ = crate::token::REVOCATION_LIST_TYPE;
+        let good = list("dept-1", 1, typ, &["a1"]);
+        let (hp, _) = good.rsplit_once('.').unwrap();
+        let approval = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &claims(), &signing_key(1));
+        let cases = [
+            (list("dept-1", 2, typ, &["a1"]), "bad_signature"),
+            (list("dept-9", 1, typ, &["a1"]), "unknown_key"),
+            (list("dept-1", 1, "JWT", &["a1"]), "malformed"),
+            (
+                sign(
+                    &json!({"alg": "none", "typ": typ, "kid": "dept-1"}),
+                    &json!({"iss": "dept-1", "iat": 1, "revoked": ["a1"]}),
+                    &signing_key(1),
+                ),
+                "unsupported_algorithm",
+            ),
+            (
+                sign(
+                    &json!({"alg": "EdDSA", "typ": typ, "kid": "dept-1"}),
+                    &json!({"iss": "dept-2", "iat": 1, "revoked": ["a1"]}),
+                    &signing_key(1),
+                ),
+                "malformed",
+            ),
+            (
+                sign(
+                    &json!({"alg": "EdDSA", "typ": typ, "kid": "dept-1"}),
+                    &json!({"iss": "dept-1", "iat": 1, "revoked": "a1"}),
+                    &signing_key(1),
+                ),
+                "malformed",
+            ),
+            (format!("{hp}.{}", "A".repeat(86)), "bad_signature"),
+            (approval, "malformed"),
+            ("not a list".into(), "malformed"),
+            ("x".repeat(crate::token::MAX_REVOCATION_LIST_BYTES + 1), "oversize"),
+        ];
+        let mut engine = revocation_engine();
+        let before = engine.policy().trust.clone();
+        for (jws, code) in &cases {
+            assert_eq!(
+                engine.apply_revocation_list(jws).map_err(|e| e.code()),
+                Err(*code),
+                "{jws:.80}"
+            );
+            assert_eq!(engine.policy().trust, before);
+        }
+        assert_eq!(a1_verdict(&engine), None);
+        assert_eq!(cases.len(), 10);
     }
 
     /// The shared-host case end to end through the engine: continue on Chat, Gmail stays shut.

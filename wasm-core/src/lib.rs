@@ -41,4 +41,7 @@ pub use policy::{Classification, Mode, Parsed, Policy, PolicyError, BUILTIN_CATE
 pub use request::{Request, RequestError, ResourceType};
 pub use rules::{bootstrap_rules, compile_rules, CompiledRules};
 pub use scope::ScopeDecision;
-pub use token::{ApproverKeys, KeyError, TokenClaims, TokenRejection, MAX_TOKEN_BYTES};
+pub use token::{
+    ApproverKeys, KeyError, RevocationClaims, TokenClaims, TokenRejection,
+    MAX_REVOCATION_LIST_BYTES, MAX_TOKEN_BYTES, REVOCATION_LIST_TYPE,
+};

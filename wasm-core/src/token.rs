@@ -183,6 +183,8 @@ struct Header {
     #[serde(default)]
     kid: Option<String>,
     #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
     crit: Option<Value>,
 }
 
@@ -289,33 +291,7 @@ pub fn signed_approval(
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenRejection::Oversize(token.len()));
     }
-    let mut parts = token.split('.');
-    let (Some(h64), Some(p64), Some(s64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(TokenRejection::Malformed(
-            "expected three dot-separated parts (JWS compact)".into(),
-        ));
-    };
-    let header: Header = decode_json(h64, "header")?;
-    if header.alg != "EdDSA" {
-        return Err(TokenRejection::UnsupportedAlgorithm(header.alg));
-    }
-    if header.crit.is_some() {
-        return Err(TokenRejection::Malformed(
-            "\"crit\" header extensions are not supported".into(),
-        ));
-    }
-    let kid =
-        header.kid.ok_or_else(|| TokenRejection::Malformed("header has no \"kid\"".into()))?;
-    let key = trust.keys.0.get(&kid).ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
-    let signature: [u8; 64] = URL_SAFE_NO_PAD
-        .decode(s64)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(TokenRejection::BadSignature)?;
-    key.verify_strict(format!("{h64}.{p64}").as_bytes(), &Signature::from_bytes(&signature))
-        .map_err(|_| TokenRejection::BadSignature)?;
+    let (kid, p64) = verify_jws(&trust.keys, token)?;
 
     // Only signed content from here on.
     let claims: TokenClaims = decode_json(p64, "claims")?;
@@ -345,6 +321,102 @@ pub fn signed_approval(
         expires_ms: claims.exp.saturating_mul(1000),
         source: source.to_owned(),
     })
+}
+
+/// Checks a JWS compact string's form, algorithm and signature against the trusted keys;
+/// returns the signing key's id and the (still encoded) payload. The one signature check for
+/// approval tokens and revocation lists.
+fn verify_jws<'t>(
+    keys: &ApproverKeys,
+    token: &'t str,
+) -> Result<(String, &'t str), TokenRejection> {
+    let mut parts = token.split('.');
+    let (Some(h64), Some(p64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenRejection::Malformed(
+            "expected three dot-separated parts (JWS compact)".into(),
+        ));
+    };
+    let header: Header = decode_json(h64, "header")?;
+    if header.alg != "EdDSA" {
+        return Err(TokenRejection::UnsupportedAlgorithm(header.alg));
+    }
+    if header.crit.is_some() {
+        return Err(TokenRejection::Malformed(
+            "\"crit\" header extensions are not supported".into(),
+        ));
+    }
+    let kid =
+        header.kid.ok_or_else(|| TokenRejection::Malformed("header has no \"kid\"".into()))?;
+    let key = keys.0.get(&kid).ok_or_else(|| TokenRejection::UnknownKey(kid.clone()))?;
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(s64)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(TokenRejection::BadSignature)?;
+    key.verify_strict(format!("{h64}.{p64}").as_bytes(), &Signature::from_bytes(&signature))
+        .map_err(|_| TokenRejection::BadSignature)?;
+    Ok((kid, p64))
+}
+
+/// Revocation lists larger than this are rejected before any decoding (about 40,000 ids).
+pub const MAX_REVOCATION_LIST_BYTES: usize = 1024 * 1024;
+
+/// A signed revocation list's claims, the one definition for the approval desk that signs it
+/// and the engine that verifies it. The JWS header is `{"alg":"EdDSA","typ":
+/// "gatehouse-revocations","kid"}`, signed by an approver key the policy trusts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationClaims {
+    /// The signing key's id; must equal the header's `kid`.
+    pub iss: String,
+    /// When it was signed (seconds).
+    pub iat: i64,
+    /// Revoked approval ids (`jti`).
+    pub revoked: Vec<String>,
+}
+
+/// The header `typ` of a revocation list, so an approval token is never read as one.
+pub const REVOCATION_LIST_TYPE: &str = "gatehouse-revocations";
+
+/// Verifies a signed revocation list against the policy's approver keys. It is only ever added
+/// to the policy's own `approvals.revoked` (see `Engine::apply_revocation_list`), so a list that
+/// verifies can only take approvals away, and one that does not verify changes nothing.
+pub fn verify_revocation_list(
+    trust: &Trust,
+    jws: &str,
+) -> Result<RevocationClaims, TokenRejection> {
+    let jws = jws.trim();
+    if jws.len() > MAX_REVOCATION_LIST_BYTES {
+        return Err(TokenRejection::Oversize(jws.len()));
+    }
+    let header: Header = jws
+        .split('.')
+        .next()
+        .ok_or_else(|| TokenRejection::Malformed("empty".into()))
+        .and_then(|h| decode_json(h, "header"))?;
+    if header.typ.as_deref() != Some(REVOCATION_LIST_TYPE) {
+        return Err(TokenRejection::Malformed(format!(
+            "header \"typ\" must be {REVOCATION_LIST_TYPE:?}: this is not a revocation list"
+        )));
+    }
+    let (kid, p64) = verify_jws(&trust.keys, jws)?;
+    let claims: RevocationClaims = decode_json(p64, "revocation list")?;
+    if claims.iss != kid {
+        return Err(TokenRejection::Malformed(
+            "\"iss\" does not match the header's \"kid\"".into(),
+        ));
+    }
+    Ok(claims)
+}
+
+impl Trust {
+    /// Adds revoked ids (never removes any).
+    pub(crate) fn revoke(&mut self, ids: impl IntoIterator<Item = String>) -> usize {
+        let before = self.revoked.len();
+        self.revoked.extend(ids.into_iter().filter(|id| !id.is_empty()));
+        self.revoked.len() - before
+    }
 }
 
 /// AD compares principals case-insensitively (`alice@corp.example` is `ALICE@CORP.EXAMPLE`);
