@@ -117,7 +117,6 @@ pub enum RequestError {
 /// A normalised request. Build one with [`Request::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
-    url: String,
     resource_type: ResourceType,
     web: Option<WebTarget>,
     /// Other sites the request may carry (a translate frontend's further `u` readings, then the
@@ -168,7 +167,6 @@ impl Request {
         }
         if let Some(web) = canonical_web_target(url) {
             return Ok(Self {
-                url: url.to_owned(),
                 resource_type,
                 web: Some(web),
                 also: Box::new([]),
@@ -192,12 +190,7 @@ impl Request {
             }
         }
         let (web, also) = web_targets(&parsed);
-        Ok(Self { url: url.to_owned(), resource_type, web, also })
-    }
-
-    /// The URL exactly as given.
-    pub fn url(&self) -> &str {
-        &self.url
+        Ok(Self { resource_type, web, also })
     }
 
     /// The resource type as given.
@@ -230,7 +223,6 @@ impl Request {
     /// The same request aimed at each further site it may carry (see `also`), in order.
     pub(crate) fn alternatives(&self) -> impl Iterator<Item = Request> + '_ {
         self.also.iter().map(|web| Self {
-            url: self.url.clone(),
             resource_type: self.resource_type,
             web: Some(web.clone()),
             also: Box::new([]),
