@@ -17,8 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signer as _, SigningKey};
 use gatehouse_core::{
-    Approval, Identity, Policy, Request, ResourceType, TokenClaims, TokenRejection,
-    BUILTIN_CATEGORIES, MAX_TOKEN_BYTES,
+    Approval, Identity, Policy, Request, ResourceType, RevocationClaims, TokenClaims,
+    TokenRejection, BUILTIN_CATEGORIES, MAX_TOKEN_BYTES, REVOCATION_LIST_TYPE,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -252,17 +252,28 @@ impl ApproverKey {
     /// [`ApproveError::TokenTooLarge`] when the result would be over the verifier's limit.
     pub fn sign(&self, claims: &TokenClaims) -> Result<String, ApproveError> {
         let claims = TokenClaims { iss: Some(self.kid.clone()), ..claims.clone() };
-        let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid});
-        let h = URL_SAFE_NO_PAD.encode(header.to_string());
-        // Serializing a struct of strings and integers cannot fail; fall back to an empty
-        // payload (rejected by every verifier) rather than panic.
-        let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
-        let signature = self.key.sign(format!("{h}.{p}").as_bytes());
-        let token = format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        let token = self.sign_jws("JWT", &claims);
         if token.len() > MAX_TOKEN_BYTES {
             return Err(ApproveError::TokenTooLarge(token.len()));
         }
         Ok(token)
+    }
+
+    /// Signs a revocation list (`revoked` approval ids, issued at `iat_s`) in the format
+    /// [`gatehouse_core::Engine::apply_revocation_list`] verifies.
+    pub fn sign_revocations(&self, revoked: Vec<String>, iat_s: i64) -> String {
+        let claims = RevocationClaims { iss: self.kid.clone(), iat: iat_s, revoked };
+        self.sign_jws(REVOCATION_LIST_TYPE, &claims)
+    }
+
+    fn sign_jws(&self, typ: &str, claims: &impl Serialize) -> String {
+        let header = json!({"alg": "EdDSA", "typ": typ, "kid": self.kid});
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        // Serializing a struct of strings and integers cannot fail; fall back to an empty
+        // payload (rejected by every verifier) rather than panic.
+        let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
+        let signature = self.key.sign(format!("{h}.{p}").as_bytes());
+        format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 }
 

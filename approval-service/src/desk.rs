@@ -12,6 +12,7 @@ use gatehouse_admin::approve::{
 };
 use gatehouse_core::Policy;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::store::{
     Changed, Grant, IdentitySource, Inserted, NewRequest, Record, State, Store, StoreError,
@@ -315,6 +316,30 @@ impl Desk {
                 })
             }
         }
+    }
+
+    /// The revocation list as of `now_ms`: its entity tag (the same for the same ids and key)
+    /// and the list signed by the current key. The engine adds the ids to the policy's own
+    /// revocations ([`gatehouse_core::Engine::apply_revocation_list`]).
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn revocations(&self, now_ms: i64) -> Result<(String, Vec<String>), StoreError> {
+        let ids = self.store.revoked_jtis(now_ms).await?;
+        let mut hash = Sha256::new();
+        hash.update(self.key.kid().as_bytes());
+        for id in &ids {
+            hash.update(b"\n");
+            hash.update(id.as_bytes());
+        }
+        let digest = hash.finalize();
+        let tag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+        Ok((format!("\"{tag}\""), ids))
+    }
+
+    /// Signs a revocation list with the current key.
+    pub fn sign_revocations(&self, ids: Vec<String>, now_ms: i64) -> String {
+        self.key.sign_revocations(ids, now_ms / 1000)
     }
 
     /// The requester's view of a request.

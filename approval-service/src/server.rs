@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `GET /healthz` | 200 `ok` when the database answers, else 503 |
 //! | `POST /api/requests` | the block page's request record (JSON) → 201 `{id, status, statusUrl}` |
+//! | `GET /api/revocations` | the revocation list: a JWS signed by the desk's key (`application/jose`), with an `ETag`; `If-None-Match` → 304 |
 //! | `GET /api/requests/{id}` | `{status: pending}`, `{status: approved, token, expiresMs, days}`, `{status: denied, reason}` or `{status: revoked, revokedMs}` |
 //!
 //! Errors are JSON `{"error": message, "field": name-or-null}` with a 4xx status that says
@@ -78,6 +79,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/requests", post(submit))
         .route("/api/requests/{id}", get(status))
+        .route("/api/revocations", get(revocations))
         .with_state(app)
 }
 
@@ -190,4 +192,32 @@ async fn status(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
             rejected(&Rejected { status: 500, field: None, message: "try again later".into() })
         }
     }
+}
+
+async fn revocations(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let now = now_ms();
+    let (etag, ids) = match app.desk.revocations(now).await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the revocation list failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
+        }
+    };
+    let Ok(tag) = HeaderValue::from_str(&etag) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    // Desktops poll: revalidate every time, and answer an unchanged list with no body.
+    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*");
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag), cache]).into_response();
+    }
+    let jws = app.desk.sign_revocations(ids, now);
+    let jose = (header::CONTENT_TYPE, HeaderValue::from_static("application/jose"));
+    (StatusCode::OK, [(header::ETAG, tag), cache, jose], jws).into_response()
 }

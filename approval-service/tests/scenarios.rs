@@ -33,7 +33,7 @@ macro_rules! on_both_databases {
                 $name(&pg.database(stringify!($name)).await).await;
                 ran += 1;
             )*
-            assert_eq!(ran, 9, "a scenario was added or dropped: update the count");
+            assert_eq!(ran, 10, "a scenario was added or dropped: update the count");
         }
     };
 }
@@ -48,6 +48,7 @@ on_both_databases!(
     the_rate_limit_counts_per_requester,
     hostile_text_is_stored_as_text,
     healthz_answers,
+    the_revocation_list_is_signed_and_cached,
 );
 
 fn alice() -> Identity {
@@ -307,4 +308,52 @@ async fn healthz_answers(db: &Database) {
     assert_eq!(h.get("/healthz").await, (StatusCode::OK, Value::String("ok\n".into())));
     h.app.desk.store.close().await;
     assert_eq!(h.get("/healthz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+async fn the_revocation_list_is_signed_and_cached(db: &Database) {
+    let h = Harness::new(db).await;
+    let list = |etag: Option<&str>| {
+        let mut r = axum::http::Request::get("/api/revocations");
+        if let Some(tag) = etag {
+            r = r.header("if-none-match", tag);
+        }
+        r.body(axum::body::Body::empty()).unwrap()
+    };
+    let fetch = |etag: Option<String>| {
+        let router = gatehouse_approval::server::router(h.app.clone());
+        let request = list(etag.as_deref());
+        async move {
+            use http_body_util::BodyExt as _;
+            use tower::ServiceExt as _;
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, etag, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let engine = || {
+        let policy = json!({"approvals": {"keys": [crate::common::key().public_jwk()]}});
+        gatehouse_core::Engine::new(&policy.to_string()).unwrap()
+    };
+    let (status, empty_tag, jws) = fetch(None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(engine().apply_revocation_list(&jws), Ok(0));
+    let empty_tag = empty_tag.unwrap();
+    let (status, _, body) = fetch(Some(empty_tag.clone())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
+
+    let id = submit(&h, "revocation-list-1").await;
+    let grant = h.app.desk.approve(&id, "bob", 5, now_ms()).await.unwrap();
+    h.app.desk.revoke(&id, "bob", now_ms()).await.unwrap();
+    let (status, tag, jws) = fetch(Some(empty_tag.clone())).await;
+    assert_eq!(status, StatusCode::OK, "a changed list is sent again");
+    assert_ne!(tag.as_deref(), Some(empty_tag.as_str()));
+    let mut engine = engine();
+    assert_eq!(engine.apply_revocation_list(&jws), Ok(1));
+    let input =
+        gatehouse_core::TokenInput { token: grant.token, source: "desk".into(), file: None };
+    let result = engine.verify_tokens(vec![input], Some(&alice()), now_ms()).remove(0);
+    assert_eq!(result.reason, Some("revoked"));
+    assert_eq!(fetch(tag).await.0, StatusCode::NOT_MODIFIED);
 }
