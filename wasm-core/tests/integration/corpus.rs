@@ -26,6 +26,9 @@ const TOP: &str = include_str!("../../../tests/corpus/top/top100k.domains");
 const TOP_N: usize = 10_000;
 const TOP_IN_CATEGORY: &str = include_str!("../../../tests/corpus/top-in-category.txt");
 const NOISE: &str = include_str!("../../../tests/corpus/noise.txt");
+/// Google endpoints shared by Workspace tenants and every Google product (`# reason` per URL).
+const GOOGLE_SHARED: &str = include_str!("../../../tests/corpus/google-shared.txt");
+const GOOGLE_SHARED_LINES: usize = 33;
 
 /// A v2fly list, the category it stands for, its size, and the measured recall floors
 /// (entries hit directly, entries whose service the catalogue covers) on the cleaned list.
@@ -166,6 +169,21 @@ fn ms365_enterprise_endpoints_are_never_categorised() {
         "enterprise Microsoft 365 endpoints categorised:\n{}",
         hits.join("\n")
     );
+}
+
+#[test]
+fn google_shared_endpoints_are_never_categorised() {
+    // The catalogue lists Gmail's, Drive's, Docs', Photos' and Chat's own APIs, some as paths on
+    // the shared API hosts (www.googleapis.com/drive, …): every other API there stays open.
+    let policy = Policy::embedded_default();
+    let urls = annotated(GOOGLE_SHARED, "google-shared.txt");
+    let hits: Vec<String> = urls
+        .keys()
+        .filter_map(|url| classify(&policy, url).map(|hit| format!("{url} = {hit:?}")))
+        .collect();
+    assert_eq!(urls.len(), GOOGLE_SHARED_LINES, "google-shared.txt has {} URLs", urls.len());
+    eprintln!("google shared: {} URLs, {} categorised", urls.len(), hits.len());
+    assert!(hits.is_empty(), "shared Google endpoints categorised:\n{}", hits.join("\n"));
 }
 
 #[test]
