@@ -65,6 +65,39 @@ struct Raw {
     limits: RawLimits,
     #[serde(default)]
     log: RawLog,
+    auth: Option<RawAuth>,
+    #[serde(default)]
+    approvers: RawApprovers,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    mode: String,
+    user_header: Option<String>,
+    secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovers {
+    #[serde(default)]
+    all: Vec<String>,
+    #[serde(default)]
+    categories: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// How approvers sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthConfig {
+    /// A reverse proxy authenticates (Kerberos) and passes the principal in `user_header`,
+    /// with the secret in `secret_file` (see [`crate::auth::ProxyHeader`]).
+    Proxy {
+        /// The header with the principal.
+        user_header: String,
+        /// The file with the shared secret.
+        secret_file: PathBuf,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +188,12 @@ pub struct Config {
     pub requests_per_hour: u32,
     /// Log format.
     pub log_format: LogFormat,
+    /// How approvers sign in; `None`: the pages are off.
+    pub auth: Option<AuthConfig>,
+    /// Principals who decide every category.
+    pub approvers_all: Vec<String>,
+    /// Principals who decide one category.
+    pub approvers_by_category: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Config {
@@ -262,6 +301,33 @@ impl Config {
                 return Err(bad("log.format", format!("is {other:?}: write \"text\" or \"json\"")))
             }
         };
+        let auth = match raw.auth {
+            None => None,
+            Some(RawAuth { mode, user_header, secret_file }) if mode == "proxy" => {
+                let secret_file = secret_file.ok_or_else(|| {
+                    bad("auth.secret_file", "is missing: give a file holding the secret the reverse proxy sends in X-Gatehouse-Proxy-Secret (at least 16 characters, owner-only)".into())
+                })?;
+                Some(AuthConfig::Proxy {
+                    user_header: user_header.unwrap_or_else(|| "X-Remote-User".into()),
+                    secret_file: in_data(secret_file),
+                })
+            }
+            Some(RawAuth { mode, .. }) => {
+                return Err(bad(
+                    "auth.mode",
+                    format!("is {mode:?}: write \"proxy\" (a reverse proxy signs approvers in with Kerberos); SPNEGO and LDAP in the desk itself are not built yet"),
+                ))
+            }
+        };
+        if auth.is_some()
+            && raw.approvers.all.is_empty()
+            && raw.approvers.categories.values().all(Vec::is_empty)
+        {
+            return Err(bad(
+                "approvers",
+                "names nobody: under [approvers] give all = [\"bob@CORP.EXAMPLE\"] and/or per category, e.g. [approvers.categories] webmail = [\"carol@CORP.EXAMPLE\"]".into(),
+            ));
+        }
         let signing_key = in_data(raw.signing.key.unwrap_or_else(|| PathBuf::from(KEY_FILE)));
         let retired_keys = raw.signing.retired.into_iter().map(&in_data).collect();
         Ok(Self {
@@ -275,6 +341,9 @@ impl Config {
             max_body_bytes,
             requests_per_hour,
             log_format,
+            auth,
+            approvers_all: raw.approvers.all,
+            approvers_by_category: raw.approvers.categories,
         })
     }
 }
@@ -318,6 +387,20 @@ requests_per_hour = {DEFAULT_REQUESTS_PER_HOUR}
 
 [log]
 format = "text"
+
+# How approvers sign in to the pages under /desk. "proxy": the reverse proxy in front of the desk
+# authenticates them with Kerberos and passes the principal in user_header, together with the
+# secret from secret_file in X-Gatehouse-Proxy-Secret. Without [auth] the pages are off.
+# [auth]
+# mode = "proxy"
+# user_header = "X-Remote-User"
+# secret_file = "proxy-secret"
+
+# Who may decide: principals for every category, and per category.
+# [approvers]
+# all = ["bob@CORP.EXAMPLE"]
+# [approvers.categories]
+# webmail = ["carol@CORP.EXAMPLE"]
 "#,
         data_dir = quote(&data_dir.display().to_string()),
         public_url = quote(public_url),

@@ -3,9 +3,12 @@
 //! `gatehouse-core` verifies (issued by `gatehouse_admin::approve`, the CLI's issuing code).
 //!
 //! [`config`] (TOML → validated config), [`store`] (SQLite or PostgreSQL, one set of
-//! migrations), [`desk`] (intake checks, decisions, signing), [`server`] (the HTTP routes).
+//! migrations), [`desk`] (intake checks, decisions, signing), [`server`] (the HTTP routes), [`pages`] (the approvers' pages) and [`auth`] (who is
+//! signed in, who may decide what, CSRF).
 
+pub mod auth;
 pub mod config;
 pub mod desk;
+pub mod pages;
 pub mod server;
 pub mod store;

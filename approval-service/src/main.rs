@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use gatehouse_admin::approve::{self, ApproverKey};
-use gatehouse_approval::config::{self, Config, LogFormat, CONFIG_FILE, KEY_FILE};
+use gatehouse_approval::auth::{Approvers, Authenticate, Csrf, ProxyHeader};
+use gatehouse_approval::config::{self, AuthConfig, Config, LogFormat, CONFIG_FILE, KEY_FILE};
 use gatehouse_approval::desk::{load_key, Desk};
-use gatehouse_approval::server::{self, App, Limits};
+use gatehouse_approval::server::{self, Access, App, Limits};
 use gatehouse_approval::store::Store;
 use gatehouse_core::Policy;
 
@@ -210,8 +211,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         requests_per_hour: config.requests_per_hour,
     };
     let kid = key.kid().to_owned();
-    let app =
-        App::new(Desk::new(store.clone(), policy, key, retired), config.public_url.clone(), limits);
+    let access = access(&config)?;
+    let app = App::new(
+        Desk::new(store.clone(), policy, key, retired),
+        access,
+        config.public_url.clone(),
+        limits,
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (key `listen`)", config.listen))?;
@@ -220,6 +226,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn access(config: &Config) -> anyhow::Result<Access> {
+    let auth: Option<Box<dyn Authenticate>> = match &config.auth {
+        None => {
+            tracing::warn!("no [auth]: the approvers' pages under /desk are off");
+            None
+        }
+        Some(AuthConfig::Proxy { user_header, secret_file }) => {
+            if approve::readable_by_others(secret_file) {
+                bail!("{} can be read by other users; make it owner-only (chmod 600 {}) (auth.secret_file)", secret_file.display(), secret_file.display());
+            }
+            let secret = std::fs::read(secret_file).with_context(|| {
+                format!("cannot read {} (auth.secret_file)", secret_file.display())
+            })?;
+            let proxy = ProxyHeader::new(user_header, &secret)
+                .map_err(|e| anyhow::anyhow!("auth: {e} ({})", secret_file.display()))?;
+            Some(Box::new(proxy))
+        }
+    };
+    Ok(Access {
+        auth,
+        approvers: Approvers::new(&config.approvers_all, &config.approvers_by_category),
+        csrf: Csrf::new().map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?,
+    })
 }
 
 async fn shutdown() {

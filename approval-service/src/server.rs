@@ -7,6 +7,8 @@
 //! | `GET /api/revocations` | the revocation list: a JWS signed by the desk's key (`application/jose`), with an `ETag`; `If-None-Match` → 304 |
 //! | `GET /api/requests/{id}` | `{status: pending}`, `{status: approved, token, expiresMs, days}`, `{status: denied, reason}` or `{status: revoked, revokedMs}` |
 //!
+//! The approvers' pages are [`crate::pages`].
+//!
 //! Errors are JSON `{"error": message, "field": name-or-null}` with a 4xx status that says
 //! which kind (400 not JSON, 409 duplicate requestId, 413 too large, 415 not JSON content,
 //! 422 a field's value, 429 too many requests).
@@ -22,7 +24,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::auth::{Approvers, Authenticate, Csrf};
 use crate::desk::{is_id, Desk, Rejected};
+use crate::pages;
 use crate::store::{IdentitySource, NewRequest};
 
 /// Limits the routes enforce.
@@ -34,11 +38,24 @@ pub struct Limits {
     pub requests_per_hour: u32,
 }
 
+/// Who may use the approvers' pages.
+#[derive(Debug)]
+pub struct Access {
+    /// How approvers are authenticated; `None`: the pages answer 503.
+    pub auth: Option<Box<dyn Authenticate>>,
+    /// Who may decide what.
+    pub approvers: Approvers,
+    /// The forms' CSRF tokens.
+    pub csrf: Csrf,
+}
+
 /// What every handler shares.
 #[derive(Debug)]
 pub struct App {
     /// The desk.
     pub desk: Desk,
+    /// The approvers' access.
+    pub access: Access,
     /// The public base URL, without a trailing slash.
     pub public_url: String,
     /// Limits.
@@ -48,8 +65,8 @@ pub struct App {
 
 impl App {
     /// Shared state for [`router`].
-    pub fn new(desk: Desk, public_url: String, limits: Limits) -> Arc<Self> {
-        Arc::new(Self { desk, public_url, limits, limiter: Mutex::new(HashMap::new()) })
+    pub fn new(desk: Desk, access: Access, public_url: String, limits: Limits) -> Arc<Self> {
+        Arc::new(Self { desk, access, public_url, limits, limiter: Mutex::new(HashMap::new()) })
     }
 
     /// The status URL of a request.
@@ -80,6 +97,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/requests", post(submit))
         .route("/api/requests/{id}", get(status))
         .route("/api/revocations", get(revocations))
+        .route("/desk", get(pages::queue))
+        .route("/desk/approved", get(pages::in_force))
+        .route("/desk/history", get(pages::history))
+        .route("/desk/history.csv", get(pages::history_csv))
+        .route("/desk/requests/{id}/approve", post(pages::approve))
+        .route("/desk/requests/{id}/deny", post(pages::deny))
+        .route("/desk/requests/{id}/revoke", post(pages::revoke))
+        // The approvers' forms are small; the block page's records have their own cap.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(app)
 }
 

@@ -291,6 +291,16 @@ impl Store {
         Ok(rows.iter().map(record).collect::<Result<_, _>>()?)
     }
 
+    /// Every request, newest first (at most `limit`): the history.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn history(&self, limit: i64) -> Result<Vec<Record>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM requests ORDER BY created_ms DESC, id LIMIT $1");
+        let rows = sqlx::query(&sql).bind(limit).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(record).collect::<Result<_, _>>()?)
+    }
+
     /// Records an approval of a pending request; a request already decided is left as it is.
     ///
     /// # Errors

@@ -2,6 +2,7 @@
 //! PostgreSQL server from Debian's package (initdb into a temporary folder, socket in it, run
 //! as the unprivileged `nobody`; stopped when the test ends).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -10,14 +11,18 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use gatehouse_admin::approve::ApproverKey;
+use gatehouse_approval::auth::{Approvers, Csrf, ProxyHeader, PROXY_SECRET_HEADER};
 use gatehouse_approval::config::Database;
 use gatehouse_approval::desk::Desk;
-use gatehouse_approval::server::{router, App, Limits};
+use gatehouse_approval::server::{router, Access, App, Limits};
 use gatehouse_approval::store::Store;
 use gatehouse_core::Policy;
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use tower::ServiceExt as _;
+
+/// The reverse proxy's secret in tests.
+pub const PROXY_SECRET: &str = "test-proxy-secret-0123456789";
 
 /// The desk's signing key in tests.
 pub fn key() -> ApproverKey {
@@ -65,7 +70,18 @@ impl Harness {
     pub async fn with_limits(database: &Database, limits: Limits) -> Self {
         let store = Store::open(database).await.unwrap();
         let desk = Desk::new(store, policy(), key(), Vec::new());
-        Self { app: App::new(desk, "https://desk.corp.example".into(), limits) }
+        let by_category = BTreeMap::from([
+            ("webmail".to_owned(), vec!["carol@CORP.EXAMPLE".to_owned()]),
+            ("cloud_storage".to_owned(), vec!["dave@CORP.EXAMPLE".to_owned()]),
+        ]);
+        let access = Access {
+            auth: Some(Box::new(
+                ProxyHeader::new("x-remote-user", PROXY_SECRET.as_bytes()).unwrap(),
+            )),
+            approvers: Approvers::new(&["bob@CORP.EXAMPLE".to_owned()], &by_category),
+            csrf: Csrf::new().unwrap(),
+        };
+        Self { app: App::new(desk, access, "https://desk.corp.example".into(), limits) }
     }
 
     /// Sends one request through the router: (status, JSON body or the text as a JSON string).
@@ -87,6 +103,36 @@ impl Harness {
             .body(Body::from(body))
             .unwrap();
         self.call(request).await
+    }
+
+    /// A page as `user` (signed in through the proxy), or anonymously: (status, body text).
+    pub async fn page(&self, user: Option<&str>, path: &str) -> (StatusCode, String) {
+        let mut r = Request::get(path);
+        if let Some(u) = user {
+            r = r.header("x-remote-user", u).header(PROXY_SECRET_HEADER, PROXY_SECRET);
+        }
+        let (status, body) = self.call(r.body(Body::empty()).unwrap()).await;
+        (status, body.as_str().map(str::to_owned).unwrap_or_else(|| body.to_string()))
+    }
+
+    /// A form POST as `user`: (status, body text).
+    pub async fn form(
+        &self,
+        user: Option<&str>,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (StatusCode, String) {
+        let body: String = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut r = Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+        if let Some(u) = user {
+            r = r.header("x-remote-user", u).header(PROXY_SECRET_HEADER, PROXY_SECRET);
+        }
+        let (status, body) = self.call(r.body(Body::from(body)).unwrap()).await;
+        (status, body.as_str().map(str::to_owned).unwrap_or_else(|| body.to_string()))
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -203,4 +249,8 @@ impl Drop for Postgres {
         let _ = Command::new("kill").arg("-INT").arg(self.server.id().to_string()).status();
         let _ = self.server.wait();
     }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

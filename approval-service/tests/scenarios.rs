@@ -33,7 +33,7 @@ macro_rules! on_both_databases {
                 $name(&pg.database(stringify!($name)).await).await;
                 ran += 1;
             )*
-            assert_eq!(ran, 10, "a scenario was added or dropped: update the count");
+            assert_eq!(ran, 11, "a scenario was added or dropped: update the count");
         }
     };
 }
@@ -49,6 +49,7 @@ on_both_databases!(
     hostile_text_is_stored_as_text,
     healthz_answers,
     the_revocation_list_is_signed_and_cached,
+    approvers_pages_enforce_who_may_do_what,
 );
 
 fn alice() -> Identity {
@@ -356,4 +357,129 @@ async fn the_revocation_list_is_signed_and_cached(db: &Database) {
     let result = engine.verify_tokens(vec![input], Some(&alice()), now_ms()).remove(0);
     assert_eq!(result.reason, Some("revoked"));
     assert_eq!(fetch(tag).await.0, StatusCode::NOT_MODIFIED);
+}
+
+/// The approvers' pages: every route as anonymous, as the requester, as an approver of another
+/// category, and as an approver; CSRF; hostile text; both languages; the CSV.
+async fn approvers_pages_enforce_who_may_do_what(db: &Database) {
+    let h = Harness::new(db).await;
+    let mut r = record("pages-1");
+    r["justification"] = json!("=HYPERLINK(\"http://evil\") <script>alert(1)</script> & 請核准");
+    let (_, body) = h.post(&r).await;
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (alice, bob, carol, dave) =
+        ("alice@corp.example", "bob@CORP.EXAMPLE", "carol@corp.example", "dave@CORP.EXAMPLE");
+
+    for path in ["/desk", "/desk/approved", "/desk/history", "/desk/history.csv"] {
+        assert_eq!(h.page(None, path).await.0, StatusCode::UNAUTHORIZED, "anonymous {path}");
+        assert_eq!(h.page(Some(alice), path).await.0, StatusCode::FORBIDDEN, "requester {path}");
+        for approver in [bob, carol, dave] {
+            assert_eq!(h.page(Some(approver), path).await.0, StatusCode::OK, "{approver} {path}");
+        }
+    }
+    // The proxy's secret is what makes the user header count.
+    let forged = axum::http::Request::get("/desk")
+        .header("x-remote-user", bob)
+        .header("x-gatehouse-proxy-secret", "guess-guess-guess-guess")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(h.call(forged).await.0, StatusCode::UNAUTHORIZED);
+
+    // Carol (webmail) sees the Gmail request, escaped; Dave (cloud storage) does not.
+    let (_, page) = h.page(Some(carol), "/desk").await;
+    assert!(page.contains(&id) && page.contains("alice@corp.example"), "{page}");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; 請核准"), "{page}");
+    assert!(!page.contains("<script>"), "{page}");
+    assert!(page.contains("reported by the desktop, not verified"));
+    assert!(!h.page(Some(dave), "/desk").await.1.contains(&id));
+    let (_, zh) = h.page(Some(carol), "/desk?lang=zh-TW").await;
+    assert!(zh.contains("待決定的申請") && zh.contains("由桌面電腦報告，未經核實"), "{zh}");
+    assert!(zh.contains("lang=\"zh-Hant\""));
+
+    let csrf = |user: &str| h.app.access.csrf.token(user);
+    let approve = format!("/desk/requests/{id}/approve");
+    let tries: Vec<(Option<&str>, String, StatusCode)> = vec![
+        (None, csrf(carol), StatusCode::UNAUTHORIZED),
+        (Some(alice), csrf(alice), StatusCode::FORBIDDEN),
+        (Some(dave), csrf(dave), StatusCode::FORBIDDEN),
+        (Some(carol), String::new(), StatusCode::FORBIDDEN),
+        (Some(carol), csrf(bob), StatusCode::FORBIDDEN),
+    ];
+    for (user, token, status) in &tries {
+        let (got, body) = h.form(*user, &approve, &[("csrf", token), ("days", "3")]).await;
+        assert_eq!(got, *status, "{user:?}: {body}");
+    }
+    assert_eq!(h.get(&format!("/api/requests/{id}")).await.1["status"], "pending");
+    // Past the policy's cap: refused; then approved for fewer days than asked.
+    let (status, _) =
+        h.form(Some(carol), &approve, &[("csrf", &csrf(carol)), ("days", "31")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = h.form(Some(carol), &approve, &[("csrf", &csrf(carol)), ("days", "3")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let answer = h.get(&format!("/api/requests/{id}")).await.1;
+    assert_eq!((&answer["status"], &answer["days"]), (&json!("approved"), &json!(3)));
+    let deny = format!("/desk/requests/{id}/deny");
+    let (status, _) =
+        h.form(Some(bob), &deny, &[("csrf", &csrf(bob)), ("reason", "too late")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "decided once");
+
+    // In force, then revoked by the right approver only.
+    assert!(h.page(Some(carol), "/desk/approved").await.1.contains("(ends soon)"));
+    let revoke = format!("/desk/requests/{id}/revoke");
+    assert_eq!(h.form(None, &revoke, &[("csrf", "")]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.form(Some(alice), &revoke, &[("csrf", &csrf(alice))]).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.form(Some(dave), &revoke, &[("csrf", &csrf(dave))]).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        h.form(Some(carol), &revoke, &[("csrf", &csrf(carol))]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(h.get(&format!("/api/requests/{id}")).await.1["status"], "revoked");
+
+    // A denial through the form, with a hostile reason shown as text.
+    let (_, body) = h.post(&record("pages-2")).await;
+    let second = body["id"].as_str().unwrap().to_owned();
+    let deny = format!("/desk/requests/{second}/deny");
+    for (user, status) in [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(alice), StatusCode::FORBIDDEN),
+        (Some(dave), StatusCode::FORBIDDEN),
+    ] {
+        let token = user.map(csrf).unwrap_or_default();
+        assert_eq!(h.form(user, &deny, &[("csrf", &token), ("reason", "no")]).await.0, status);
+    }
+    // A cross-site form is refused even with a valid token (the browser says where it came from).
+    let cross_site = axum::http::Request::post(&deny)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-remote-user", bob)
+        .header("x-gatehouse-proxy-secret", crate::common::PROXY_SECRET)
+        .header("sec-fetch-site", "cross-site")
+        .body(axum::body::Body::from(format!("csrf={}&reason=no", csrf(bob))))
+        .unwrap();
+    assert_eq!(h.call(cross_site).await.0, StatusCode::FORBIDDEN);
+    let reason = "<b>Use OneDrive</b>";
+    assert_eq!(
+        h.form(Some(bob), &deny, &[("csrf", &csrf(bob)), ("reason", reason)]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let history = h.page(Some(bob), "/desk/history").await.1;
+    assert!(
+        history.contains("&lt;b&gt;Use OneDrive&lt;/b&gt;") && !history.contains("<b>Use"),
+        "{history}"
+    );
+
+    // The CSV: both requests, the formula defused, quoted per RFC 4180.
+    let (_, csv) = h.page(Some(bob), "/desk/history.csv").await;
+    assert!(csv.starts_with('\u{feff}'));
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil\"\")"), "{csv}");
+    assert!(
+        !h.page(Some(dave), "/desk/history.csv").await.1.contains("alice"),
+        "another category's history"
+    );
 }

@@ -1,0 +1,682 @@
+//! The approvers' pages: server-rendered HTML (maud escapes every value), English and
+//! Traditional Chinese, plain forms that work without JavaScript. Every page needs a signed-in
+//! approver ([`crate::auth`]); every change is a POST with the user's CSRF token, from the same
+//! site, and is allowed only for the request's category.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /desk` | the queue: pending requests this approver may decide |
+//! | `POST /desk/requests/{id}/approve` | `days`, `csrf` → approve (at most the policy's cap) |
+//! | `POST /desk/requests/{id}/deny` | `reason`, `csrf` → deny |
+//! | `GET /desk/approved` | approvals in force, soonest end first, those ending within 7 days marked |
+//! | `POST /desk/requests/{id}/revoke` | `csrf` → revoke |
+//! | `GET /desk/history` and `/desk/history.csv` | every request this approver may see, newest first |
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+
+use crate::desk::{is_id, DecideError};
+use crate::server::{now_ms, App};
+use crate::store::{Record, State as RecordState};
+
+/// Approvals ending within this many days are "expiring soon".
+const EXPIRING_DAYS: i64 = 7;
+const DAY_MS: i64 = 86_400_000;
+/// The most rows a page or export shows.
+const MAX_ROWS: i64 = 5000;
+
+/// The page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Traditional Chinese (Taiwan, Hong Kong).
+    ZhTw,
+}
+
+impl Lang {
+    fn pick(query: Option<&str>, headers: &HeaderMap) -> Self {
+        let zh = |s: &str| s.trim().to_ascii_lowercase().starts_with("zh");
+        match query {
+            Some(q) => {
+                if zh(q) {
+                    Self::ZhTw
+                } else {
+                    Self::En
+                }
+            }
+            None => {
+                let accept = headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(',').next())
+                    .unwrap_or("");
+                if zh(accept) {
+                    Self::ZhTw
+                } else {
+                    Self::En
+                }
+            }
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::ZhTw => "zh-TW",
+        }
+    }
+
+    fn html_lang(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::ZhTw => "zh-Hant",
+        }
+    }
+
+    fn t(self, key: &str) -> &'static str {
+        let (en, zh) = match key {
+            "title" => ("Gatehouse approval desk", "Gatehouse 批准服務台"),
+            "queue" => ("Waiting for a decision", "待決定的申請"),
+            "approved" => ("Approvals in force", "生效中的批准"),
+            "history" => ("History", "紀錄"),
+            "csv" => ("Download CSV", "下載 CSV"),
+            "other_lang" => ("中文", "English"),
+            "signed_in" => ("Signed in as", "已登入："),
+            "requester" => ("Requester", "申請人"),
+            "machine" => ("Machine", "電腦"),
+            "service" => ("Service", "服務"),
+            "category" => ("Category", "類別"),
+            "justification" => ("Justification", "理由"),
+            "days_asked" => ("Days asked", "申請日數"),
+            "waiting" => ("Waiting", "等候時間"),
+            "decide" => ("Decision", "決定"),
+            "days" => ("Days", "日數"),
+            "approve" => ("Approve", "批准"),
+            "reason" => ("Reason for denial", "拒絕理由"),
+            "deny" => ("Deny", "拒絕"),
+            "revoke" => ("Revoke", "撤銷"),
+            "ends" => ("Ends", "屆滿"),
+            "expiring" => ("ends soon", "即將屆滿"),
+            "approver" => ("Approver", "批准人"),
+            "state" => ("State", "狀態"),
+            "created" => ("Requested", "申請時間"),
+            "decided" => ("Decided", "決定時間"),
+            "days_granted" => ("Days granted", "批准日數"),
+            "none" => ("Nothing here.", "沒有項目。"),
+            "reported" => ("reported by the desktop, not verified", "由桌面電腦報告，未經核實"),
+            "kerberos" => ("authenticated by the domain", "已由網域驗證"),
+            "pending" => ("pending", "待決定"),
+            "approved_state" => ("approved", "已批准"),
+            "denied" => ("denied", "已拒絕"),
+            "revoked" => ("revoked", "已撤銷"),
+            "done" => ("Done.", "已完成。"),
+            _ => ("?", "?"),
+        };
+        match self {
+            Self::En => en,
+            Self::ZhTw => zh,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LangQuery {
+    lang: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DecisionForm {
+    csrf: String,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    days: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Who is asking: an approver, or the response that refuses them.
+fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<String, Refusal> {
+    let Some(auth) = app.access.auth.as_deref() else {
+        return Err(Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            lang,
+            "Approver sign-in is not configured on this desk ([auth] in the configuration).",
+        ));
+    };
+    let Some(user) = auth.user(headers) else {
+        return Err(Refusal(StatusCode::UNAUTHORIZED, lang, "Sign in with your domain account."));
+    };
+    if !app.access.approvers.is_approver(&user) {
+        tracing::warn!(user = %user, "not an approver");
+        return Err(Refusal(StatusCode::FORBIDDEN, lang, "You are not an approver on this desk."));
+    }
+    Ok(user)
+}
+
+/// A refused page or change, rendered by [`message`].
+struct Refusal(StatusCode, Lang, &'static str);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        message(self.0, self.1, self.2)
+    }
+}
+
+fn message(status: StatusCode, lang: Lang, text: &str) -> Response {
+    let body = html! {
+        (DOCTYPE)
+        html lang=(lang.html_lang()) {
+            head { meta charset="utf-8"; title { (lang.t("title")) } }
+            body { main { h1 { (lang.t("title")) } p role="alert" { (text) } } }
+        }
+    };
+    (status, no_store(), Html(body.into_string())).into_response()
+}
+
+fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
+}
+
+fn utc(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn waited(ms: i64, lang: Lang) -> String {
+    let minutes = ms.max(0) / 60_000;
+    match (lang, minutes) {
+        (Lang::En, m) if m < 60 => format!("{m} min"),
+        (Lang::En, m) if m < 48 * 60 => format!("{} h", m / 60),
+        (Lang::En, m) => format!("{} days", m / (24 * 60)),
+        (Lang::ZhTw, m) if m < 60 => format!("{m} 分鐘"),
+        (Lang::ZhTw, m) if m < 48 * 60 => format!("{} 小時", m / 60),
+        (Lang::ZhTw, m) => format!("{} 日", m / (24 * 60)),
+    }
+}
+
+fn page(lang: Lang, user: &str, heading: &str, here: &str, content: Markup) -> Response {
+    let other = match lang {
+        Lang::En => "zh-TW",
+        Lang::ZhTw => "en",
+    };
+    let q = format!("?lang={}", lang.code());
+    let body = html! {
+        (DOCTYPE)
+        html lang=(lang.html_lang()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (heading) " — " (lang.t("title")) }
+                style { (maud::PreEscaped(CSS)) }
+            }
+            body {
+                header {
+                    p { (lang.t("signed_in")) " " strong { (user) } }
+                    nav aria-label=(lang.t("title")) {
+                        ul {
+                            li { a href={ "/desk" (q) } { (lang.t("queue")) } }
+                            li { a href={ "/desk/approved" (q) } { (lang.t("approved")) } }
+                            li { a href={ "/desk/history" (q) } { (lang.t("history")) } }
+                            li { a href={ (here) "?lang=" (other) } lang=(if other == "en" { "en" } else { "zh-Hant" }) { (lang.t("other_lang")) } }
+                        }
+                    }
+                }
+                main { h1 { (heading) } (content) }
+            }
+        }
+    };
+    (StatusCode::OK, no_store(), Html(body.into_string())).into_response()
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:1rem 2rem;color:#1a1a1a}\
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #767676;padding:.4rem;text-align:left;vertical-align:top}\
+nav ul{list-style:none;padding:0;display:flex;gap:1.5rem}a{color:#0645ad}\
+.note{color:#595959;font-size:.9em}.soon{font-weight:bold;color:#8a1c00}\
+textarea{width:100%}button{padding:.3rem .8rem}";
+
+fn identity_note(r: &Record, lang: Lang) -> &'static str {
+    match r.request.identity_source {
+        crate::store::IdentitySource::Reported => lang.t("reported"),
+        crate::store::IdentitySource::Kerberos => lang.t("kerberos"),
+    }
+}
+
+fn requester(r: &Record) -> String {
+    r.request.principal.clone().or_else(|| r.request.os_user.clone()).unwrap_or_default()
+}
+
+fn service_name(app: &App, id: &str, lang: Lang) -> String {
+    app.desk
+        .policy()
+        .services()
+        .iter()
+        .find(|s| s.id == id)
+        .map(|s| {
+            let names = serde_json::to_value(&s.name).unwrap_or_default();
+            let pick = match lang {
+                Lang::En => names.get("en"),
+                Lang::ZhTw => names.get("zh-TW").or_else(|| names.get("en")),
+            };
+            pick.and_then(|v| v.as_str()).unwrap_or(id).to_owned()
+        })
+        .unwrap_or_else(|| id.to_owned())
+}
+
+pub(crate) async fn queue(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let user = match approver(&app, &headers, lang) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let Ok(pending) = app.desk.store.list("pending", MAX_ROWS).await else {
+        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+    };
+    let rows: Vec<&Record> = pending
+        .iter()
+        .filter(|r| app.access.approvers.may_decide(&user, &r.request.category))
+        .collect();
+    let csrf = app.access.csrf.token(&user);
+    let now = now_ms();
+    let max = app.desk.max_days();
+    let content = html! {
+        @if q.done.is_some() { p role="status" { (lang.t("done")) } }
+        @if rows.is_empty() { p { (lang.t("none")) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("requester")) } th scope="col" { (lang.t("machine")) }
+                    th scope="col" { (lang.t("service")) } th scope="col" { (lang.t("category")) }
+                    th scope="col" { (lang.t("justification")) } th scope="col" { (lang.t("days_asked")) }
+                    th scope="col" { (lang.t("waiting")) } th scope="col" { (lang.t("decide")) }
+                } }
+                tbody {
+                    @for r in &rows {
+                        @let id = &r.request.id;
+                        tr {
+                            td { (requester(r)) br; span class="note" { "(" (identity_note(r, lang)) ")" } }
+                            td { (r.request.machine) }
+                            td { (service_name(&app, &r.request.service, lang)) }
+                            td { (r.request.category) }
+                            td { (r.request.justification) }
+                            td { (r.request.days_requested) }
+                            td { (waited(now - r.request.created_ms, lang)) }
+                            td {
+                                form method="post" action={ "/desk/requests/" (id) "/approve" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="lang" value=(lang.code());
+                                    label for={ "days-" (id) } { (lang.t("days")) " " }
+                                    input id={ "days-" (id) } type="number" name="days" min="1" max=(max)
+                                        value=(r.request.days_requested.clamp(1, i64::from(max))) required;
+                                    " " button type="submit" { (lang.t("approve")) }
+                                }
+                                form method="post" action={ "/desk/requests/" (id) "/deny" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="lang" value=(lang.code());
+                                    label for={ "reason-" (id) } { (lang.t("reason")) }
+                                    textarea id={ "reason-" (id) } name="reason" rows="2" maxlength="2000" required {}
+                                    button type="submit" { (lang.t("deny")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, &user, lang.t("queue"), "/desk", content)
+}
+
+pub(crate) async fn in_force(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let user = match approver(&app, &headers, lang) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let Ok(approved) = app.desk.store.list("approved", MAX_ROWS).await else {
+        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+    };
+    let now = now_ms();
+    let mut rows: Vec<(&Record, i64)> = approved
+        .iter()
+        .filter(|r| app.access.approvers.may_decide(&user, &r.request.category))
+        .filter_map(|r| match &r.state {
+            RecordState::Approved { revoked: None, expires_ms, .. } if *expires_ms > now => {
+                Some((r, *expires_ms))
+            }
+            _ => None,
+        })
+        .collect();
+    rows.sort_by_key(|(_, ends)| *ends);
+    let csrf = app.access.csrf.token(&user);
+    let content = html! {
+        @if q.done.is_some() { p role="status" { (lang.t("done")) } }
+        @if rows.is_empty() { p { (lang.t("none")) } } @else {
+            table {
+                thead { tr {
+                    th scope="col" { (lang.t("requester")) } th scope="col" { (lang.t("machine")) }
+                    th scope="col" { (lang.t("service")) } th scope="col" { (lang.t("ends")) }
+                    th scope="col" { (lang.t("approver")) } th scope="col" { (lang.t("revoke")) }
+                } }
+                tbody {
+                    @for (r, ends) in &rows {
+                        tr {
+                            td { (requester(r)) }
+                            td { (r.request.machine) }
+                            td { (service_name(&app, &r.request.service, lang)) }
+                            td {
+                                (utc(*ends))
+                                @if *ends - now < EXPIRING_DAYS * DAY_MS { " " span class="soon" { "(" (lang.t("expiring")) ")" } }
+                            }
+                            td { (r.decided.as_ref().map(|d| d.1.as_str()).unwrap_or("")) }
+                            td {
+                                form method="post" action={ "/desk/requests/" (r.request.id) "/revoke" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    input type="hidden" name="lang" value=(lang.code());
+                                    button type="submit" { (lang.t("revoke")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, &user, lang.t("approved"), "/desk/approved", content)
+}
+
+fn state_text(r: &Record, lang: Lang) -> &'static str {
+    match &r.state {
+        RecordState::Pending => lang.t("pending"),
+        RecordState::Denied { .. } => lang.t("denied"),
+        RecordState::Approved { revoked: Some(_), .. } => lang.t("revoked"),
+        RecordState::Approved { .. } => lang.t("approved_state"),
+    }
+}
+
+/// The history's columns, for the page and the CSV alike.
+fn history_row(r: &Record, lang: Lang) -> [String; 12] {
+    let (granted, reason, revoked) = match &r.state {
+        RecordState::Approved { days, revoked, .. } => (
+            days.to_string(),
+            String::new(),
+            revoked.as_ref().map(|(at, by)| format!("{} ({by})", utc(*at))).unwrap_or_default(),
+        ),
+        RecordState::Denied { reason } => (String::new(), reason.clone(), String::new()),
+        RecordState::Pending => (String::new(), String::new(), String::new()),
+    };
+    [
+        utc(r.request.created_ms),
+        requester(r),
+        identity_note(r, lang).to_owned(),
+        r.request.machine.clone(),
+        r.request.service.clone(),
+        r.request.justification.clone(),
+        r.request.days_requested.to_string(),
+        state_text(r, lang).to_owned(),
+        r.decided.as_ref().map(|(at, by)| format!("{} ({by})", utc(*at))).unwrap_or_default(),
+        granted,
+        reason,
+        revoked,
+    ]
+}
+
+fn history_header(lang: Lang) -> [&'static str; 12] {
+    [
+        lang.t("created"),
+        lang.t("requester"),
+        "",
+        lang.t("machine"),
+        lang.t("service"),
+        lang.t("justification"),
+        lang.t("days_asked"),
+        lang.t("state"),
+        lang.t("decided"),
+        lang.t("days_granted"),
+        lang.t("reason"),
+        lang.t("revoked"),
+    ]
+}
+
+async fn visible_history(app: &App, user: &str) -> Option<Vec<Record>> {
+    let all = app.desk.store.history(MAX_ROWS).await.ok()?;
+    Some(
+        all.into_iter()
+            .filter(|r| app.access.approvers.may_decide(user, &r.request.category))
+            .collect(),
+    )
+}
+
+pub(crate) async fn history(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let user = match approver(&app, &headers, lang) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let Some(rows) = visible_history(&app, &user).await else {
+        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+    };
+    let content = html! {
+        p { a href={ "/desk/history.csv?lang=" (lang.code()) } download { (lang.t("csv")) } }
+        @if rows.is_empty() { p { (lang.t("none")) } } @else {
+            table {
+                thead { tr { @for h in history_header(lang) { th scope="col" { (h) } } } }
+                tbody { @for r in &rows { tr { @for cell in history_row(r, lang) { td { (cell) } } } } }
+            }
+        }
+    };
+    page(lang, &user, lang.t("history"), "/desk/history", content)
+}
+
+/// One CSV field (RFC 4180), with a leading `'` on text a spreadsheet would run as a formula.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub(crate) async fn history_csv(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<LangQuery>,
+) -> Response {
+    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let user = match approver(&app, &headers, lang) {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let Some(rows) = visible_history(&app, &user).await else {
+        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+    };
+    // A byte-order mark, so that spreadsheets read the Chinese text as UTF-8.
+    let mut out = String::from("\u{feff}");
+    let mut header = history_header(lang).map(str::to_owned);
+    header[2] = "identity".into();
+    out.push_str(&header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
+    out.push_str("\r\n");
+    for r in &rows {
+        out.push_str(
+            &history_row(r, lang).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","),
+        );
+        out.push_str("\r\n");
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"gatehouse-approvals.csv\""),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        out,
+    )
+        .into_response()
+}
+
+/// The checks every change passes: an approver, the same site, the user's CSRF token, a desk
+/// id, and the request's category among those the approver decides.
+async fn change_allowed(
+    app: &App,
+    headers: &HeaderMap,
+    id: &str,
+    form: &DecisionForm,
+    lang: Lang,
+) -> Result<String, Refusal> {
+    let user = approver(app, headers, lang)?;
+    // Browsers say where a form came from; a cross-site one is refused whatever it carries.
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return Err(Refusal(StatusCode::FORBIDDEN, lang, "Cross-site form refused."));
+    }
+    if !app.access.csrf.check(&user, &form.csrf) {
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            lang,
+            "The form has expired: reload the page and try again.",
+        ));
+    }
+    let not_found = || Refusal(StatusCode::NOT_FOUND, lang, "No such request.");
+    if !is_id(id) {
+        return Err(not_found());
+    }
+    let record = match app.desk.store.get(id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(not_found()),
+        Err(_) => {
+            return Err(Refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                "The database does not answer.",
+            ))
+        }
+    };
+    if !app.access.approvers.may_decide(&user, &record.request.category) {
+        tracing::warn!(user = %user, request = id, category = %record.request.category, "approver of another category refused");
+        return Err(Refusal(
+            StatusCode::FORBIDDEN,
+            lang,
+            "You do not decide requests in this category.",
+        ));
+    }
+    Ok(user)
+}
+
+fn decided(result: Result<(), DecideError>, lang: Lang, back: &str) -> Response {
+    match result {
+        Ok(()) => Redirect::to(&format!("{back}?lang={}&done=1", lang.code())).into_response(),
+        Err(e @ (DecideError::AlreadyDecided(_) | DecideError::NotRevocable(_))) => {
+            message(StatusCode::CONFLICT, lang, &e.to_string())
+        }
+        Err(DecideError::NotFound(_)) => message(StatusCode::NOT_FOUND, lang, "No such request."),
+        Err(e @ (DecideError::Issue(_) | DecideError::NoReason)) => {
+            message(StatusCode::UNPROCESSABLE_ENTITY, lang, &e.to_string())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a decision failed");
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                "The decision could not be recorded; try again.",
+            )
+        }
+    }
+}
+
+pub(crate) async fn approve(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let lang = Lang::pick(form.lang.as_deref(), &headers);
+    let user = match change_allowed(&app, &headers, &id, &form, lang).await {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let Some(days) = form.days.as_deref().and_then(|d| d.trim().parse::<u32>().ok()) else {
+        return message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang,
+            "days: give a whole number of days.",
+        );
+    };
+    let result = app.desk.approve(&id, &user, days, now_ms()).await.map(|_| ());
+    decided(result, lang, "/desk")
+}
+
+pub(crate) async fn deny(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let lang = Lang::pick(form.lang.as_deref(), &headers);
+    let user = match change_allowed(&app, &headers, &id, &form, lang).await {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    let reason = form.reason.clone().unwrap_or_default();
+    decided(app.desk.deny(&id, &user, &reason, now_ms()).await, lang, "/desk")
+}
+
+pub(crate) async fn revoke(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let lang = Lang::pick(form.lang.as_deref(), &headers);
+    let user = match change_allowed(&app, &headers, &id, &form, lang).await {
+        Ok(u) => u,
+        Err(r) => return r.into_response(),
+    };
+    decided(app.desk.revoke(&id, &user, now_ms()).await, lang, "/desk/approved")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("+1"), "'+1");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+    }
+}
