@@ -56,7 +56,10 @@ async function render() {
   document.title = `${t(action === 'warn' ? 'warnHeading' : action === 'block' ? 'blockDocTitle' : 'allowedHeading')} – ${service}`;
 
   setText('heading', t(action === 'warn' ? 'warnHeading' : action === 'block' ? 'blockHeading' : 'allowedHeading'));
-  setText('lead', verdict.category ? t('leadService', service, category) : '');
+  // A category may have a lead sentence of its own in _locales (`leadService_<category>`:
+  // circumvention says what such a site is for); the others share `leadService`.
+  const lead = chrome.i18n.getMessage(`leadService_${verdict.category}`) ? `leadService_${verdict.category}` : 'leadService';
+  setText('lead', verdict.category ? t(lead, service, category) : '');
   setText('rule-text', action === 'allow' ? t('allowedLead') : t('leadRule'));
   setText('address', blockedUrl);
   setText('service', service);

@@ -5,7 +5,7 @@ use std::{env, fs, path::Path, process::ExitCode};
 
 use serde::{Deserialize, Serialize};
 
-const CATEGORIES: [&str; 3] = ["webmail", "cloud_storage", "instant_messaging"];
+const CATEGORIES: [&str; 4] = ["webmail", "cloud_storage", "instant_messaging", "circumvention"];
 const TENANT_VENDORS: [&str; 4] = ["google", "microsoft", "slack", "dropbox"];
 
 #[derive(Deserialize)]

@@ -31,7 +31,7 @@ impl Names {
 pub struct Service {
     /// Stable id (`gmail`), used in approvals, rules and audit events.
     pub id: String,
-    /// `webmail`, `cloud_storage` or `instant_messaging`.
+    /// `webmail`, `cloud_storage`, `instant_messaging` or `circumvention`.
     pub category: String,
     /// Display names.
     pub name: Names,

@@ -54,7 +54,7 @@ Windows Registry Editor Version 5.00
 "approvals"="{\"keys\":[{\"crv\":\"Ed25519\",\"kid\":\"dept-2026\",\"kty\":\"OKP\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}],\"maxDays\":183,\"revoked\":[]}"
 "audit"="{\"fullUrl\":false}"
 "blockPage"="{\"contact\":\"IT Service Desk, ext. 1234\",\"department\":{\"en\":\"Example Department\",\"zh_TW\":\"範例部門\"},\"message\":{\"en\":\"Personal webmail, cloud storage and web messaging need management approval on office desktops.\",\"zh_TW\":\"在辦公室桌面電腦使用個人網上郵件、雲端儲存及網頁版即時通訊須經管方批准。\"}}"
-"categories"="{\"cloud_storage\":{\"adaptationEnd\":\"2027-04-23\",\"mode\":\"block\"},\"instant_messaging\":{\"adaptationEnd\":\"2027-04-23\",\"mode\":\"block\"},\"webmail\":{\"adaptationEnd\":\"2027-04-23\",\"mode\":\"block\"}}"
+"categories"="{\"circumvention\":{\"adaptationEnd\":\"2027-04-23\",\"mode\":\"block\"},\"cloud_storage\":{\"adaptationEnd\":\"2027-04-23\",\"mode\":\"block\"},\"instant_messaging\":{\"adaptationEnd\":\"2027-04-23\",\"mode\":\"block\"},\"webmail\":{\"adaptationEnd\":\"2027-04-23\",\"mode\":\"block\"}}"
 "comment"="Example Gatehouse policy for a department: blocks from the end of the six-month adaptation period, on domain-joined desktops that are on the internal network. Check with: gatehouse check-policy manifests/examples/department.json"
 "requests"="{\"file\":true,\"mail\":\"it-approvals@dept.gov.hk\",\"maxDays\":183,\"url\":\"https://intranet.dept.gov.hk/gatehouse/requests\"}"
 "rules"="[{\"category\":\"webmail\",\"match\":[\"webmail.isp.example\"],\"name\":{\"en\":\"ISP webmail\",\"zh_TW\":\"寬頻供應商網上郵件\"},\"service\":\"isp_webmail\"}]"
