@@ -234,3 +234,160 @@ fn keys_publishes_retired_keys_after_the_current_one() {
         .collect();
     assert_eq!(kids, ["desk-2027", "desk-2026"]);
 }
+
+fn form_post(port: u16, path: &str, user: &str, body: &str) -> std::io::Result<String> {
+    http(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Remote-User: {user}\r\nX-Gatehouse-Proxy-Secret: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            crate::common::PROXY_SECRET,
+            body.len()
+        ),
+    )
+}
+
+fn csrf_of(port: u16, user: &str) -> String {
+    let page = http(
+        port,
+        &format!(
+            "GET /desk HTTP/1.1\r\nHost: x\r\nX-Remote-User: {user}\r\nX-Gatehouse-Proxy-Secret: {}\r\nConnection: close\r\n\r\n",
+            crate::common::PROXY_SECRET
+        ),
+    )
+    .unwrap();
+    let at = page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+fn status_of(port: u16, id: &str) -> Value {
+    let answer = http(
+        port,
+        &format!("GET /api/requests/{id} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
+    .unwrap();
+    serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
+/// SIGKILL in the middle of a burst of approvals, then a restart: every approval the desk
+/// confirmed is there, none is doubled (approving again is refused, tokens unchanged), and every
+/// token verifies.
+#[test]
+fn a_crash_during_a_burst_of_approvals_loses_and_doubles_nothing() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const REQUESTS: usize = 120;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("desk");
+    let port = free_port();
+    let config = init(&data, Some(port));
+    gatehouse_admin::approve::write_new_private(
+        &data.join("proxy-secret"),
+        crate::common::PROXY_SECRET.as_bytes(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap().replace("requests_per_hour = 10\n", "requests_per_hour = 10000\n")
+        + "[auth]\nmode = \"proxy\"\nsecret_file = \"proxy-secret\"\n[approvers]\nall = [\"bob@CORP.EXAMPLE\"]\n";
+    std::fs::write(&config, text).unwrap();
+
+    let server = serve(&config, port);
+    let ids: Vec<String> = (0..REQUESTS)
+        .map(|i| {
+            let answer = post(port, &crate::common::record(&format!("crash-{i}")).to_string());
+            assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+            let body: Value =
+                serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+            body["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let csrf = csrf_of(port, "bob@CORP.EXAMPLE");
+    let confirmed = Arc::new(Mutex::new(Vec::new()));
+    let done = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = ids
+        .chunks(REQUESTS / 4)
+        .map(|chunk| {
+            let (chunk, csrf) = (chunk.to_vec(), csrf.clone());
+            let (confirmed, done) = (Arc::clone(&confirmed), Arc::clone(&done));
+            std::thread::spawn(move || {
+                for id in chunk {
+                    let answer = form_post(
+                        port,
+                        &format!("/desk/requests/{id}/approve"),
+                        "bob@CORP.EXAMPLE",
+                        &format!("csrf={csrf}&days=2"),
+                    );
+                    match answer {
+                        Ok(a) if a.starts_with("HTTP/1.1 303") => {
+                            confirmed.lock().unwrap().push(id);
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }
+                        _ => return, // the server is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    while done.load(Ordering::SeqCst) < REQUESTS / 4 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(server); // SIGKILL, mid-burst
+    for w in workers {
+        w.join().unwrap();
+    }
+    let confirmed = confirmed.lock().unwrap().clone();
+    assert!(confirmed.len() < REQUESTS, "the burst finished before the kill; nothing was tested");
+
+    let server = serve(&config, port);
+    let keys: Value =
+        serde_json::from_str(&ok(bin().arg("keys").arg("-c").arg(&config).output().unwrap()))
+            .unwrap();
+    let policy = gatehouse_core::Policy::from_value(&keys).unwrap().policy;
+    let alice = gatehouse_core::Identity {
+        principal: Some("alice@corp.example".into()),
+        machine: "WS01".into(),
+        ..Default::default()
+    };
+    let now = gatehouse_approval::server::now_ms();
+    let mut tokens = std::collections::BTreeMap::new();
+    let mut jtis = std::collections::BTreeSet::new();
+    for id in &ids {
+        let status = status_of(port, id);
+        match status["status"].as_str().unwrap() {
+            "approved" => {
+                let token = status["token"].as_str().unwrap().to_owned();
+                let approval = policy.verify_approval(&token, Some(&alice), now, "crash").unwrap();
+                assert!(jtis.insert(approval.id), "a jti twice");
+                tokens.insert(id.clone(), token);
+            }
+            "pending" => assert!(!confirmed.contains(id), "a confirmed approval was lost: {id}"),
+            other => panic!("{id}: {other}"),
+        }
+    }
+    assert!(tokens.len() >= confirmed.len());
+    // Approving everything again: the approved are refused (409), the rest are approved now.
+    let csrf = csrf_of(port, "bob@CORP.EXAMPLE");
+    for id in &ids {
+        let answer = form_post(
+            port,
+            &format!("/desk/requests/{id}/approve"),
+            "bob@CORP.EXAMPLE",
+            &format!("csrf={csrf}&days=2"),
+        )
+        .unwrap();
+        let expected = if tokens.contains_key(id) { "HTTP/1.1 409" } else { "HTTP/1.1 303" };
+        assert!(answer.starts_with(expected), "{id}: {answer:.200}");
+    }
+    for (id, token) in &tokens {
+        assert_eq!(
+            status_of(port, id)["token"].as_str(),
+            Some(token.as_str()),
+            "a decision changed after the restart"
+        );
+    }
+    drop(server);
+    eprintln!(
+        "crash test: {} confirmed before SIGKILL, {} approved after restart, of {REQUESTS}",
+        confirmed.len(),
+        tokens.len()
+    );
+}
