@@ -15,13 +15,15 @@ import init, { Engine, catalogue } from './wasm/gatehouse_core.js';
 import { checker } from './js/check.js';
 import { alarms, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
+import { createEnforcement } from './js/enforcement.js';
+import { createHostFacts } from './js/facts.js';
 import { createHostClient } from './js/host.js';
-import { checkAtStart, checkInForce } from './js/integrity.js';
+import { createNavigationWatch } from './js/navigation.js';
+import { checkAtStart } from './js/integrity.js';
 import { loadPolicy } from './js/policy.js';
-import { BOOTSTRAP_RULESET, installRules } from './js/rules.js';
+import { BOOTSTRAP_RULESET } from './js/rules.js';
 import { createPageMessages } from './js/pages.js';
 import { createSiteData } from './js/sitedata.js';
-import { recheckOpenTabs } from './js/tabs.js';
 
 const ALARM = Object.freeze({
   network: 'gatehouse.network',
@@ -42,8 +44,6 @@ const APPROVALS_REFRESH_MINUTES = 5;
 const INTEGRITY_CHECK_MINUTES = 5;
 /** How soon to try the host again after it went away (alarms cannot fire sooner than 30 s). */
 const HOST_RETRY_MINUTES = 1;
-/** The first request to the host also starts it: allow for a cold process start. */
-const HOST_HELLO_TIMEOUT_MS = 4000;
 const PROCEEDS_KEY = 'gatehouse.proceeds';
 /** Set in storage.session once this browser session's first worker start is done. */
 const SESSION_STARTED_KEY = 'gatehouse.sessionStarted';
@@ -87,14 +87,26 @@ const auditTrail = createAudit({
   connected: () => state.host.status === 'connected',
 });
 const audit = auditTrail.record;
+const facts = createHostFacts({
+  state, host, probeHosts: () => policyInfo()?.probeHosts ?? [], flushAudit: () => auditTrail.flush(), onLost: onHostLost,
+});
 const siteData = createSiteData({ audit, catalogue: () => safeCatalogue() });
 /** The wasm instance's exports (for its memory size on the status page). */
 let wasm = null;
 /** The hot call, `check(engine, url, type, nowMs)` (js/check.js), once the module is loaded. */
 let check = null;
+const { engine, decide, recompile, checkRulesInForce, rulesStale, blockUrl } = createEnforcement({
+  state, blockPage: BLOCK_PAGE, audit, auditLocation, siteData, loadProceeds,
+  schedule: (whenMs) => (whenMs == null ? alarms.clear(ALARM.recompile) : alarms.set(ALARM.recompile, { when: whenMs })),
+});
 const onMessage = createPageMessages({
-  state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost, refreshApprovals,
+  state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost, refreshApprovals: () => facts.refreshApprovals(),
   saveProceeds, host, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm,
+});
+const observeNavigation = createNavigationWatch({
+  // null before a policy is loaded: nothing to classify with.
+  verdictOf: (url, type) => (state.policy ? check(engine(), url, type, Date.now()) : null),
+  rulesStale, catchUp: catchUpRules, audit, auditLocation, blockUrl, tabs, siteData,
 });
 
 // ---- listeners: synchronous, top level ------------------------------------------------------
@@ -206,7 +218,7 @@ async function reloadPolicy({ fromChange = false } = {}) {
   state.policy = await loadPolicy(Engine, { managedRemoved: fromChange });
   safeFree(before);
   const probeHosts = policyInfo()?.probeHosts ?? [];
-  if (state.host.status === 'connected' && probeHosts.length) await refreshNetwork();
+  if (state.host.status === 'connected' && probeHosts.length) await facts.refreshNetwork();
   await recompile('policy changed');
   audit({ kind: 'policy_loaded', source: state.policy.source, warnings: state.policy.warnings.length, error: state.policy.error });
 }
@@ -228,75 +240,16 @@ function policyInfo() {
 
 /** The one place that handles the host going away: everything learnt from it is dropped. */
 function onHostLost(error) {
-  state.host = { status: 'unavailable', hello: null, error: error?.toJSON?.() ?? { message: String(error) }, checkedMs: Date.now() };
-  state.identity = null;
-  state.network = null;
-  state.tokens = [];
-  state.problems = [];
-  state.approvals = [];
-  state.rejected = [];
+  facts.forget(error);
   alarms.set(ALARM.hostRetry, { delayInMinutes: HOST_RETRY_MINUTES });
   whenReady('host lost', () => recompile('host unavailable'));
 }
 
 /** Asks the host for everything; returns whether it answered. Never throws. */
 async function refreshFromHost() {
-  let hello;
-  try {
-    hello = await host.request('hello', { extension: chrome.runtime.getManifest().version }, { timeout: HOST_HELLO_TIMEOUT_MS });
-  } catch (err) {
-    if (host.connected) {
-      // Answered with an error or not at all: treat it as gone, through the one handler.
-      host.close();
-      onHostLost(err);
-    }
-    return false;
-  }
-  state.host = { status: 'connected', hello, error: null, checkedMs: Date.now() };
-  await alarms.clear(ALARM.hostRetry);
-  const [identity] = await Promise.allSettled([host.request('identity'), refreshNetwork(), refreshApprovals()]);
-  if (identity.status === 'fulfilled') {
-    state.identity = identity.value;
-  } else {
-    state.identity = null;
-    state.host.factErrors = { ...state.host.factErrors, identity: identity.reason?.toJSON?.() ?? String(identity.reason) };
-  }
-  await auditTrail.flush();
-  return true;
-}
-
-/** Re-reads network facts; returns whether they changed. */
-async function refreshNetwork() {
-  const probeHosts = policyInfo()?.probeHosts ?? [];
-  state.networkCheckedMs = Date.now();
-  try {
-    const network = await host.request('network', { probeHosts });
-    const changed = JSON.stringify(network) !== JSON.stringify(state.network);
-    state.network = network;
-    return changed;
-  } catch (err) {
-    state.host.factErrors = { ...state.host.factErrors, network: err?.toJSON?.() ?? String(err) };
-    const changed = state.network !== null;
-    state.network = null;
-    return changed;
-  }
-}
-
-/** Re-reads approval tokens; returns whether they changed. */
-async function refreshApprovals() {
-  try {
-    const reply = await host.request('approvals');
-    const tokens = Array.isArray(reply?.tokens) ? reply.tokens : [];
-    const changed = JSON.stringify(tokens) !== JSON.stringify(state.tokens);
-    state.tokens = tokens;
-    state.problems = Array.isArray(reply?.problems) ? reply.problems : [];
-    return changed;
-  } catch (err) {
-    state.host.factErrors = { ...state.host.factErrors, approvals: err?.toJSON?.() ?? String(err) };
-    const changed = state.tokens.length > 0;
-    state.tokens = [];
-    return changed;
-  }
+  const answered = await facts.refreshAll();
+  if (answered) await alarms.clear(ALARM.hostRetry);
+  return answered;
 }
 
 /** The network facts (every 30 s) or the approval tokens (every 5 minutes), again. */
@@ -305,8 +258,8 @@ async function refreshPeriodic(what) {
     if (await refreshFromHost()) await recompile('host available');
     return;
   }
-  if (what === 'network' && (await refreshNetwork())) await recompile('network changed');
-  if (what === 'approvals' && (await refreshApprovals())) await recompile('approvals changed');
+  if (what === 'network' && (await facts.refreshNetwork())) await recompile('network changed');
+  if (what === 'approvals' && (await facts.refreshApprovals())) await recompile('approvals changed');
 }
 
 /** How long a burst of network events (offline, connection change, online) has to settle. */
@@ -323,134 +276,12 @@ async function refreshNetworkNow(reason) {
   state.networkEvent = { reason, atMs: Date.now() };
   if (state.host.status !== 'connected') {
     if (await refreshFromHost()) await recompile('host available');
-  } else if (await refreshNetwork()) {
+  } else if (await facts.refreshNetwork()) {
     await recompile(reason);
   }
 }
 
-// ---- compiling and installing rules ----------------------------------------------------------
-
-function context(nowMs = Date.now()) {
-  return {
-    identity: state.identity,
-    network: state.network,
-    nowMs,
-    approvals: state.approvals.map((r) => r.approval),
-    proceeds: state.proceeds,
-  };
-}
-
-let pushed = {};
-/**
- * The engine, with the context set once per change rather than converted on every call: the
- * facts are replaced, never mutated, so comparing references finds every change.
- */
-function engine() {
-  const e = state.policy.engine;
-  const facts = { engine: e, identity: state.identity, network: state.network, approvals: state.approvals, proceeds: state.proceeds };
-  if (Object.keys(facts).some((k) => pushed[k] !== facts[k])) {
-    e.setContext(context());
-    pushed = facts;
-  }
-  return e;
-}
-
-/** Verifies the host's tokens against the current policy, identity and time. */
-function verifyApprovals(nowMs) {
-  state.approvals = [];
-  state.rejected = [];
-  if (state.tokens.length) {
-    try {
-      const results = state.policy.engine.verifyApprovals(state.tokens, state.identity, nowMs);
-      for (const r of results) (r.ok ? state.approvals : state.rejected).push(r);
-    } catch (err) {
-      state.rejected = [{ ok: false, reason: 'verify_failed', message: String(err?.message ?? err) }];
-    }
-  }
-  // Log each rejection once (recompiles repeat the verification).
-  const keys = new Set(state.rejected.map((r) => `${r.file ?? ''}\u0000${r.reason}`));
-  for (const r of state.rejected) {
-    const key = `${r.file ?? ''}\u0000${r.reason}`;
-    if (!reportedRejections.has(key)) audit({ kind: 'token_rejected', reason: r.reason, message: r.message, source: r.source, file: r.file ?? null });
-  }
-  reportedRejections = keys;
-}
-let reportedRejections = new Set();
-
-async function recompile(reason, { force = false } = {}) {
-  if (!state.policy) return;
-  const nowMs = Date.now();
-  verifyApprovals(nowMs);
-  // storage.session is the record of the continues (the worker may have slept); ended ones drop.
-  state.proceeds = await loadProceeds();
-  let compiled;
-  try {
-    compiled = engine().compileRules(nowMs, BLOCK_PAGE);
-  } catch (err) {
-    // The rules in force stay in force.
-    state.compiled = { atMs: nowMs, reason, error: `compile failed: ${err?.message ?? err}` };
-    return;
-  }
-  const install = await installRules(compiled, { force });
-  if (install.ok) state.expectedRules = compiled.rules;
-  if (install.repaired) audit({ kind: 'rules_repaired', phase: reason, ...install.repaired });
-  state.compiled = {
-    atMs: nowMs,
-    reason,
-    rules: compiled.rules.length,
-    stats: compiled.stats,
-    disableBootstrap: compiled.disableBootstrap,
-    nextChangeMs: compiled.nextChangeMs,
-    install,
-  };
-  if (compiled.nextChangeMs != null) {
-    // A second late rather than early, so that the recompile sees the new day or the expiry.
-    await alarms.set(ALARM.recompile, { when: compiled.nextChangeMs + 1000 });
-  } else {
-    await alarms.clear(ALARM.recompile);
-  }
-  await verdictsChanged();
-}
-
-/**
- * What the rules cannot reach once the verdicts change: open tabs of now-stopped services, and
- * service workers and caches of now-blocked origins (js/tabs.js, js/sitedata.js).
- */
-async function verdictsChanged() {
-  state.tabs = await recheckOpenTabs({ stopped: stoppedVerdict, blockUrl, audit });
-  state.siteData = await siteData.clearBlocked((url) => decide(url, 'main_frame').action === 'block');
-}
-
-/** The audit fields of `url`'s verdict when a frame there must not stay open, else null. */
-async function stoppedVerdict(url, type) {
-  let verdict;
-  try {
-    verdict = decide(url, type);
-  } catch {
-    return null;
-  }
-  if (verdict.action !== 'block' && verdict.action !== 'warn') return null;
-  return { action: verdict.action, reason: verdict.reason, category: verdict.category, service: verdict.service?.id ?? null, ...auditLocation(url) };
-}
-
-/** The timer's half of integrity.js: the rules in force against the last compile. */
-async function checkRulesInForce() {
-  const found = await checkInForce({
-    expected: state.expectedRules,
-    sessionRuleIds: [],
-    bootstrap: BOOTSTRAP_RULESET,
-    bootstrapOn: state.compiled?.install?.ok ? !state.compiled.disableBootstrap : null,
-  });
-  if (!found.length) return;
-  audit({ kind: 'rules_repaired', phase: 'timer', found });
-  if (found.some((f) => f.ruleset === 'dynamic')) await recompile('rules repaired', { force: true });
-}
-
-// ---- navigation: audit trail and the safety net ----------------------------------------------
-
-function decide(url, resourceType) {
-  return engine().decide(url, resourceType, Date.now());
-}
+// ---- navigation ----------------------------------------------------------------------------
 
 /**
  * Origin only, unless the policy asks for full URLs in the audit trail. The host reduces `url`
@@ -465,70 +296,12 @@ function auditLocation(url) {
   }
 }
 
-function blockUrl(url) {
-  return `${BLOCK_PAGE}#${url}`;
-}
-
-/**
- * Whether the installed rules are out of date: a change they were compiled to expect (an approval
- * ends or starts, a new day) has fallen due and the recompile alarm has not run yet — Chrome may
- * delay alarms, and fires none sooner than 30 s after it was set for a packed extension.
- */
-function rulesStale(nowMs = Date.now()) {
-  const next = state.compiled?.nextChangeMs;
-  return next != null && nowMs >= next;
-}
-
 let catchingUp = false;
 /** Recompiles now, once, when a navigation finds the rules stale (the alarm still runs later). */
 function catchUpRules() {
   if (catchingUp || !rulesStale()) return;
   catchingUp = true;
   whenReady('change due', () => recompile('change due')).finally(() => { catchingUp = false; });
-}
-
-async function observeNavigation(phase, details) {
-  if (!state.policy) return;
-  const stale = rulesStale();
-  catchUpRules();
-  const main = details.frameId === 0;
-  let verdict;
-  try {
-    // null: not a web URL, or not categorised — Gatehouse does not apply.
-    verdict = check(engine(), details.url, main ? 'main_frame' : 'sub_frame', Date.now());
-  } catch {
-    return; // not a URL the engine can parse: nothing to classify.
-  }
-  if (!verdict) return;
-  const base = {
-    action: verdict.action,
-    reason: verdict.reason,
-    category: verdict.category,
-    service: verdict.service?.id ?? null,
-    rule: verdict.matchedRule,
-    approval: verdict.approval?.id ?? null,
-    frame: main ? 'main' : 'sub',
-    ...auditLocation(details.url),
-  };
-  const stopped = verdict.action === 'block' || verdict.action === 'warn';
-  if (phase === 'before') {
-    // The rule redirects (or blocks) this request; record the attempt.
-    if (stopped) audit({ kind: verdict.action === 'block' ? 'blocked' : 'warned', ...base });
-    // Stale rules let this request through (e.g. an approval just ended): do not wait for it to
-    // commit.
-    if (stale && main && verdict.action === 'block') await tabs.update(details.tabId, { url: blockUrl(details.url) });
-    return;
-  }
-  if (stopped) {
-    // A categorised page committed although the verdict stops it: a rule missed (a page restored
-    // from the back/forward cache never reaches the network, where the rules act), or a
-    // single-page app changed its path in place.
-    audit({ kind: phase === 'history' ? 'in_page_navigation' : 'rule_miss', ...base });
-    if (main) await tabs.update(details.tabId, { url: blockUrl(details.url) });
-    return;
-  }
-  audit({ kind: 'loaded', ...base });
-  siteData.seen(details.url);
 }
 
 // ---- warn mode: "continue" -------------------------------------------------------------------
