@@ -68,6 +68,18 @@ struct Raw {
     auth: Option<RawAuth>,
     #[serde(default)]
     approvers: RawApprovers,
+    mail: Option<RawMail>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMail {
+    smtp: String,
+    from: String,
+    #[serde(default)]
+    approvers: Vec<String>,
+    #[serde(default)]
+    categories: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +206,8 @@ pub struct Config {
     pub approvers_all: Vec<String>,
     /// Principals who decide one category.
     pub approvers_by_category: std::collections::BTreeMap<String, Vec<String>>,
+    /// Mail; `None`: no mail is sent.
+    pub mail: Option<crate::mail::MailConfig>,
 }
 
 impl Config {
@@ -328,6 +342,32 @@ impl Config {
                 "names nobody: under [approvers] give all = [\"bob@CORP.EXAMPLE\"] and/or per category, e.g. [approvers.categories] webmail = [\"carol@CORP.EXAMPLE\"]".into(),
             ));
         }
+        let mail = match raw.mail {
+            None => None,
+            Some(m) => {
+                let (host, port) = m
+                    .smtp
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.to_owned(), p.parse::<u16>().ok()?)))
+                    .filter(|(h, _)| !h.is_empty())
+                    .ok_or_else(|| {
+                        bad(
+                            "mail.smtp",
+                            format!(
+                                "{:?} is not host:port: write e.g. \"smtp.corp.example:25\"",
+                                m.smtp
+                            ),
+                        )
+                    })?;
+                Some(crate::mail::MailConfig {
+                    host,
+                    port,
+                    from: m.from,
+                    approvers: m.approvers,
+                    by_category: m.categories,
+                })
+            }
+        };
         let signing_key = in_data(raw.signing.key.unwrap_or_else(|| PathBuf::from(KEY_FILE)));
         let retired_keys = raw.signing.retired.into_iter().map(&in_data).collect();
         Ok(Self {
@@ -344,6 +384,7 @@ impl Config {
             auth,
             approvers_all: raw.approvers.all,
             approvers_by_category: raw.approvers.categories,
+            mail,
         })
     }
 }
@@ -401,6 +442,15 @@ format = "text"
 # all = ["bob@CORP.EXAMPLE"]
 # [approvers.categories]
 # webmail = ["carol@CORP.EXAMPLE"]
+
+# Mail through the intranet relay (plain SMTP): new requests to the approvers, decisions to the
+# requester (at their principal, when it is a mail address). Without [mail] no mail is sent.
+# [mail]
+# smtp = "smtp.corp.example:25"
+# from = "Gatehouse desk <gatehouse-desk@corp.example>"
+# approvers = ["gatehouse-approvers@corp.example"]
+# [mail.categories]
+# webmail = ["webmail-approvers@corp.example"]
 "#,
         data_dir = quote(&data_dir.display().to_string()),
         public_url = quote(public_url),

@@ -10,6 +10,7 @@ use gatehouse_admin::approve::{self, ApproverKey};
 use gatehouse_approval::auth::{Approvers, Authenticate, Csrf, ProxyHeader};
 use gatehouse_approval::config::{self, AuthConfig, Config, LogFormat, CONFIG_FILE, KEY_FILE};
 use gatehouse_approval::desk::{load_key, Desk};
+use gatehouse_approval::mail::Mailer;
 use gatehouse_approval::server::{self, Access, App, Limits};
 use gatehouse_approval::store::Store;
 use gatehouse_core::Policy;
@@ -212,9 +213,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let kid = key.kid().to_owned();
     let access = access(&config)?;
+    let mailer = match &config.mail {
+        Some(m) => Some(Mailer::new(m, &config.public_url)?),
+        None => None,
+    };
     let app = App::new(
         Desk::new(store.clone(), policy, key, retired),
         access,
+        mailer,
         config.public_url.clone(),
         limits,
     );

@@ -594,6 +594,15 @@ async fn change_allowed(
     Ok(user)
 }
 
+/// Mails the requester about a decision just recorded.
+async fn tell_requester(app: &App, id: &str, result: &Result<(), DecideError>) {
+    if let (Ok(()), Some(mailer)) = (result, &app.mailer) {
+        if let Ok(Some(record)) = app.desk.store.get(id).await {
+            mailer.decided(&record);
+        }
+    }
+}
+
 fn decided(result: Result<(), DecideError>, lang: Lang, back: &str) -> Response {
     match result {
         Ok(()) => Redirect::to(&format!("{back}?lang={}&done=1", lang.code())).into_response(),
@@ -634,6 +643,7 @@ pub(crate) async fn approve(
         );
     };
     let result = app.desk.approve(&id, &user, days, now_ms()).await.map(|_| ());
+    tell_requester(&app, &id, &result).await;
     decided(result, lang, "/desk")
 }
 
@@ -649,7 +659,9 @@ pub(crate) async fn deny(
         Err(r) => return r.into_response(),
     };
     let reason = form.reason.clone().unwrap_or_default();
-    decided(app.desk.deny(&id, &user, &reason, now_ms()).await, lang, "/desk")
+    let result = app.desk.deny(&id, &user, &reason, now_ms()).await;
+    tell_requester(&app, &id, &result).await;
+    decided(result, lang, "/desk")
 }
 
 pub(crate) async fn revoke(

@@ -26,6 +26,7 @@ use serde_json::json;
 
 use crate::auth::{Approvers, Authenticate, Csrf};
 use crate::desk::{is_id, Desk, Rejected};
+use crate::mail::Mailer;
 use crate::pages;
 use crate::store::{IdentitySource, NewRequest};
 
@@ -56,6 +57,8 @@ pub struct App {
     pub desk: Desk,
     /// The approvers' access.
     pub access: Access,
+    /// Mail, when configured.
+    pub mailer: Option<Mailer>,
     /// The public base URL, without a trailing slash.
     pub public_url: String,
     /// Limits.
@@ -65,8 +68,15 @@ pub struct App {
 
 impl App {
     /// Shared state for [`router`].
-    pub fn new(desk: Desk, access: Access, public_url: String, limits: Limits) -> Arc<Self> {
-        Arc::new(Self { desk, access, public_url, limits, limiter: Mutex::new(HashMap::new()) })
+    pub fn new(
+        desk: Desk,
+        access: Access,
+        mailer: Option<Mailer>,
+        public_url: String,
+        limits: Limits,
+    ) -> Arc<Self> {
+        let limiter = Mutex::new(HashMap::new());
+        Arc::new(Self { desk, access, mailer, public_url, limits, limiter })
     }
 
     /// The status URL of a request.
@@ -187,6 +197,10 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
     if created {
         tracing::info!(request = %id, service = %request.service, machine = %request.machine, "request received");
     }
+    if let (true, Some(mailer)) = (created, &app.mailer) {
+        mailer.new_request(&request);
+    }
+
     let url = app.status_url(&id);
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let mut response =

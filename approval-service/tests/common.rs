@@ -14,6 +14,7 @@ use gatehouse_admin::approve::ApproverKey;
 use gatehouse_approval::auth::{Approvers, Csrf, ProxyHeader, PROXY_SECRET_HEADER};
 use gatehouse_approval::config::Database;
 use gatehouse_approval::desk::Desk;
+use gatehouse_approval::mail::{MailConfig, Mailer};
 use gatehouse_approval::server::{router, Access, App, Limits};
 use gatehouse_approval::store::Store;
 use gatehouse_core::Policy;
@@ -68,6 +69,10 @@ impl Harness {
     }
 
     pub async fn with_limits(database: &Database, limits: Limits) -> Self {
+        Self::with(database, limits, None).await
+    }
+
+    pub async fn with(database: &Database, limits: Limits, mail: Option<&MailConfig>) -> Self {
         let store = Store::open(database).await.unwrap();
         let desk = Desk::new(store, policy(), key(), Vec::new());
         let by_category = BTreeMap::from([
@@ -81,7 +86,8 @@ impl Harness {
             approvers: Approvers::new(&["bob@CORP.EXAMPLE".to_owned()], &by_category),
             csrf: Csrf::new().unwrap(),
         };
-        Self { app: App::new(desk, access, "https://desk.corp.example".into(), limits) }
+        let mailer = mail.map(|m| Mailer::new(m, "https://desk.corp.example").unwrap());
+        Self { app: App::new(desk, access, mailer, "https://desk.corp.example".into(), limits) }
     }
 
     /// Sends one request through the router: (status, JSON body or the text as a JSON string).
@@ -253,4 +259,82 @@ impl Drop for Postgres {
 
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// One mail a [`SmtpSink`] received.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+/// A local SMTP server that accepts every mail and keeps it (no TLS, no authentication).
+pub struct SmtpSink {
+    pub port: u16,
+    mails: Arc<std::sync::Mutex<Vec<Mail>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mails = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = Arc::clone(&mails);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let kept = Arc::clone(&kept);
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut to = Vec::new();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250 sink\r\n",
+                            "RCPT" => {
+                                to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+                                b"250 ok\r\n"
+                            }
+                            "DATA" => {
+                                let _ = write.write_all(b"354 go on\r\n").await;
+                                let mut data = String::new();
+                                while let Ok(Some(l)) = lines.next_line().await {
+                                    if l == "." {
+                                        break;
+                                    }
+                                    data.push_str(&l);
+                                    data.push('\n');
+                                }
+                                kept.lock()
+                                    .unwrap()
+                                    .push(Mail { to: std::mem::take(&mut to), data });
+                                b"250 kept\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                return;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        Self { port, mails }
+    }
+
+    /// Waits (up to 10 s) until `n` mails have arrived; returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
+        let start = Instant::now();
+        loop {
+            let mails = self.mails.lock().unwrap().clone();
+            if mails.len() >= n || start.elapsed() > Duration::from_secs(10) {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

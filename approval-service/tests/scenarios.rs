@@ -483,3 +483,66 @@ async fn approvers_pages_enforce_who_may_do_what(db: &Database) {
         "another category's history"
     );
 }
+
+/// Mail to the approvers on a new request and to the requester on each decision, through a
+/// local SMTP sink; text that looks like SMTP stays in the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_to_approvers_and_to_the_requester() {
+    use gatehouse_approval::mail::MailConfig;
+    let sink = crate::common::SmtpSink::start().await;
+    let config = MailConfig {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        from: "Gatehouse desk <desk@corp.example>".into(),
+        approvers: vec!["approvers@corp.example".into()],
+        by_category: std::collections::BTreeMap::from([(
+            "webmail".to_owned(),
+            vec!["webmail-approvers@corp.example".to_owned()],
+        )]),
+    };
+    let (db, _dir) = sqlite();
+    let limits = Limits { max_body_bytes: 16 * 1024, requests_per_hour: 50 };
+    let h = Harness::with(&db, limits, Some(&config)).await;
+    let mut r = record("mail-1");
+    r["justification"] = json!("Invoices arrive here\r\n.\r\nRCPT TO:<evil@example.net>\r\nDATA");
+    let (_, body) = h.post(&r).await;
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mails = sink.wait_for(1).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, ["approvers@corp.example", "webmail-approvers@corp.example"]);
+    let data = &mails[0].data;
+    assert!(
+        data.contains("Subject: Gatehouse: alice@corp.example asks for gmail (14 days)"),
+        "{data}"
+    );
+    assert!(data.contains("reported by the desktop, not verified"), "{data}");
+    assert!(data.contains("RCPT TO:<evil@example.net>"), "the text stays in the body: {data}");
+    assert!(data.contains("https://desk.corp.example/desk"));
+
+    let carol = "carol@corp.example";
+    let csrf = h.app.access.csrf.token(carol);
+    let path = format!("/desk/requests/{id}/approve");
+    assert_eq!(
+        h.form(Some(carol), &path, &[("csrf", &csrf), ("days", "3")]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let mails = sink.wait_for(2).await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[1].to, ["alice@corp.example"]);
+    assert!(
+        mails[1].data.contains("Subject: Gatehouse: gmail approved for 3 days"),
+        "{}",
+        mails[1].data
+    );
+
+    let (_, body) = h.post(&record("mail-2")).await;
+    let second = body["id"].as_str().unwrap().to_owned();
+    let path = format!("/desk/requests/{second}/deny");
+    let reason = [("csrf", csrf.as_str()), ("reason", "Use the department's OneDrive")];
+    assert_eq!(h.form(Some(carol), &path, &reason).await.0, StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(4).await;
+    assert_eq!(mails.len(), 4, "the new request's mail and the denial's");
+    let denial = mails.iter().find(|m| m.data.contains("not approved")).unwrap();
+    assert_eq!(denial.to, ["alice@corp.example"]);
+    assert!(denial.data.contains("Use the department's OneDrive"));
+}
