@@ -139,14 +139,15 @@ impl Desk {
         }
     }
 
-    /// Checks what the block page posted and turns it into a request to store.
+    /// Checks what the block page posted and turns it into a request to store. `authenticated`
+    /// is the principal the domain signed the request in as, if any.
     ///
     /// # Errors
     /// [`Rejected`] naming the field at fault.
     pub fn check(
         &self,
         body: &[u8],
-        identity: IdentitySource,
+        authenticated: Option<&str>,
         now_ms: i64,
     ) -> Result<NewRequest, Rejected> {
         let text = std::str::from_utf8(body).map_err(|_| Rejected {
@@ -234,6 +235,25 @@ impl Desk {
                 "is missing (and so is user): the approval is issued to the requester's principal",
             ));
         }
+        // A principal the domain authenticated (through the reverse proxy) is the requester;
+        // a desktop that reports someone else is refused rather than believed.
+        let mut record = record;
+        let identity = match authenticated {
+            None => IdentitySource::Reported,
+            Some(user) => {
+                if let Some(reported) = record.principal.as_deref() {
+                    if !reported.eq_ignore_ascii_case(user) {
+                        return Err(Rejected::field(
+                            422,
+                            "principal",
+                            format!("is {reported:?}, but the domain signed this request in as {user:?}"),
+                        ));
+                    }
+                }
+                record.principal = Some(user.to_owned());
+                IdentitySource::Kerberos
+            }
+        };
         let service_id = record.service.clone().ok_or_else(|| {
             Rejected::field(
                 422,

@@ -28,7 +28,7 @@ use crate::auth::{Approvers, Authenticate, Csrf};
 use crate::desk::{is_id, Desk, Rejected};
 use crate::mail::Mailer;
 use crate::pages;
-use crate::store::{IdentitySource, NewRequest};
+use crate::store::NewRequest;
 
 /// Limits the routes enforce.
 #[derive(Debug, Clone, Copy)]
@@ -174,8 +174,9 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
         return rejected(&too_large);
     };
     let now = now_ms();
-    // The identity is the desktop's word until SPNEGO authenticates requesters.
-    let request = match app.desk.check(&bytes, IdentitySource::Reported, now) {
+    // The desktop's word, unless the reverse proxy authenticated the requester (Negotiate).
+    let authenticated = app.access.auth.as_deref().and_then(|a| a.user(&headers));
+    let request = match app.desk.check(&bytes, authenticated.as_deref(), now) {
         Ok(r) => r,
         Err(r) => return rejected(&r),
     };

@@ -546,3 +546,38 @@ async fn mail_goes_to_approvers_and_to_the_requester() {
     assert_eq!(denial.to, ["alice@corp.example"]);
     assert!(denial.data.contains("Use the department's OneDrive"));
 }
+
+/// A request the reverse proxy authenticated (Negotiate) is recorded as authenticated by the
+/// domain; one whose desktop reports another principal is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_the_domain_authenticated_is_marked_so() {
+    let (db, _dir) = sqlite();
+    let h = Harness::new(&db).await;
+    let post_as = |user: &str, body: Value| {
+        axum::http::Request::post("/api/requests")
+            .header("content-type", "application/json")
+            .header("x-remote-user", user)
+            .header("x-gatehouse-proxy-secret", crate::common::PROXY_SECRET)
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (status, body) = h.call(post_as("alice@CORP.EXAMPLE", record("kerberos-1"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let stored = h.app.desk.store.get(body["id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.request.identity_source.describe(), "authenticated by the domain (Kerberos)");
+    assert_eq!(stored.request.principal.as_deref(), Some("alice@CORP.EXAMPLE"));
+    let (status, body) = h.call(post_as("mallory@CORP.EXAMPLE", record("kerberos-2"))).await;
+    assert_eq!((status, &body["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("principal")));
+    // Without the proxy's secret the header is not believed: the desktop's word, marked so.
+    let mut forged = post_as("bob@CORP.EXAMPLE", record("kerberos-3"));
+    forged.headers_mut().remove("x-gatehouse-proxy-secret");
+    let (status, body) = h.call(forged).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let stored = h.app.desk.store.get(body["id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored.request.identity_source.describe(), "reported by the desktop, not verified");
+    let page = h.page(Some("bob@CORP.EXAMPLE"), "/desk").await.1;
+    assert!(
+        page.contains("authenticated by the domain") && page.contains("not verified"),
+        "{page}"
+    );
+}
