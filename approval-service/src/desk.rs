@@ -59,6 +59,14 @@ pub enum DecideError {
     /// The approval would break the issuing rules (e.g. more days than the policy allows).
     #[error(transparent)]
     Issue(#[from] ApproveError),
+    /// More days than the requester asked for.
+    #[error("{days} days is more than the {asked} days asked for: approve {asked} days or fewer")]
+    MoreThanAsked {
+        /// Days given.
+        days: u32,
+        /// Days asked.
+        asked: i64,
+    },
     /// No reason given for a denial.
     #[error(
         "a denial needs a reason (at most {MAX_REASON_CHARS} characters): the requester sees it"
@@ -370,8 +378,8 @@ impl Desk {
         Ok(self.store.get(id).await?.map(|r| status_of(&r)))
     }
 
-    /// Approves a pending request for `days` (at most what the policy allows; may be fewer
-    /// than asked), signing the token with the current key.
+    /// Approves a pending request for `days` (at most what was asked and what the policy
+    /// allows), signing the token with the current key.
     ///
     /// # Errors
     /// [`DecideError`].
@@ -387,6 +395,9 @@ impl Desk {
             return Err(DecideError::AlreadyDecided(id.into()));
         }
         let r = &record.request;
+        if i64::from(days) > r.days_requested {
+            return Err(DecideError::MoreThanAsked { days, asked: r.days_requested });
+        }
         let draft = Draft {
             subject: r.principal.clone().or_else(|| r.os_user.clone()),
             machine: Some(r.machine.clone()),

@@ -322,7 +322,7 @@ pub(crate) async fn queue(
                                     input type="hidden" name="csrf" value=(csrf);
                                     input type="hidden" name="lang" value=(lang.code());
                                     label for={ "days-" (id) } { (lang.t("days")) " " }
-                                    input id={ "days-" (id) } type="number" name="days" min="1" max=(max)
+                                    input id={ "days-" (id) } type="number" name="days" min="1" max=(r.request.days_requested.clamp(1, i64::from(max)))
                                         value=(r.request.days_requested.clamp(1, i64::from(max))) required;
                                     " " button type="submit" { (lang.t("approve")) }
                                 }
@@ -610,9 +610,9 @@ fn decided(result: Result<(), DecideError>, lang: Lang, back: &str) -> Response 
             message(StatusCode::CONFLICT, lang, &e.to_string())
         }
         Err(DecideError::NotFound(_)) => message(StatusCode::NOT_FOUND, lang, "No such request."),
-        Err(e @ (DecideError::Issue(_) | DecideError::NoReason)) => {
-            message(StatusCode::UNPROCESSABLE_ENTITY, lang, &e.to_string())
-        }
+        Err(
+            e @ (DecideError::Issue(_) | DecideError::NoReason | DecideError::MoreThanAsked { .. }),
+        ) => message(StatusCode::UNPROCESSABLE_ENTITY, lang, &e.to_string()),
         Err(e) => {
             tracing::error!(error = %e, "a decision failed");
             message(

@@ -163,9 +163,12 @@ async fn approve_signs_a_token_the_engine_accepts(db: &Database) {
     let h = Harness::new(db).await;
     let id = submit(&h, "approve-1").await;
     let desk = &h.app.desk;
-    // Past the policy's cap: refused by the issuing rules, nothing recorded.
-    let e = desk.approve(&id, "bob@corp.example", 31, now_ms()).await.unwrap_err();
-    assert!(matches!(e, DecideError::Issue(_)), "{e}");
+    // More than asked (and past the policy's cap): refused, nothing recorded. (The issuing
+    // rules' own cap is checked at intake, so it is not reachable here.)
+    for days in [15, 31] {
+        let e = desk.approve(&id, "bob@corp.example", days, now_ms()).await.unwrap_err();
+        assert!(matches!(e, DecideError::MoreThanAsked { asked: 14, .. }), "{e}");
+    }
     assert_eq!(h.get(&format!("/api/requests/{id}")).await.1["status"], "pending");
     // Fewer days than asked.
     let grant = desk.approve(&id, "bob@corp.example", 1, now_ms()).await.unwrap();
