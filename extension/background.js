@@ -15,6 +15,7 @@ import init, { Engine, catalogue } from './wasm/gatehouse_core.js';
 import { checker } from './js/check.js';
 import { alarms, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
+import { createDesk } from './js/desk.js';
 import { createEnforcement } from './js/enforcement.js';
 import { createHostFacts } from './js/facts.js';
 import { createHostClient } from './js/host.js';
@@ -31,7 +32,10 @@ const ALARM = Object.freeze({
   integrity: 'gatehouse.integrity',
   recompile: 'gatehouse.recompile',
   hostRetry: 'gatehouse.hostRetry',
+  desk: 'gatehouse.desk',
 });
+/** How often requests waiting at the approval desk are asked about (while any waits). */
+const DESK_POLL_MINUTES = 1;
 /**
  * How often network facts are re-read from the host: a desktop that joins the internal network
  * is in scope within this (Chrome fires no alarm sooner than 30 s), or at once where the worker
@@ -90,6 +94,7 @@ const audit = auditTrail.record;
 const facts = createHostFacts({
   state, host, probeHosts: () => policyInfo()?.probeHosts ?? [], flushAudit: () => auditTrail.flush(), onLost: onHostLost,
 });
+const desk = createDesk({ importToken });
 const siteData = createSiteData({ audit, catalogue: () => safeCatalogue() });
 /** The wasm instance's exports (for its memory size on the status page). */
 let wasm = null;
@@ -101,7 +106,7 @@ const { engine, decide, recompile, checkRulesInForce, rulesStale, blockUrl } = c
 });
 const onMessage = createPageMessages({
   state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost, refreshApprovals: () => facts.refreshApprovals(),
-  saveProceeds, host, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm,
+  saveProceeds, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm, desk, pollDesk, importToken,
 });
 const observeNavigation = createNavigationWatch({
   // null before a policy is loaded: nothing to classify with.
@@ -175,6 +180,7 @@ async function start() {
     const existing = await safe('alarms.get', () => chrome.alarms.get(name), null);
     if (existing?.periodInMinutes !== periodInMinutes) await alarms.set(name, { periodInMinutes });
   }
+  if (await desk.waiting()) await alarms.set(ALARM.desk, { periodInMinutes: DESK_POLL_MINUTES });
   state.readyMs = Date.now();
 }
 
@@ -208,7 +214,37 @@ async function onAlarm(alarm) {
     if (await refreshFromHost()) await recompile('host available');
     return undefined;
   }
+  if (alarm.name === ALARM.desk) return pollDesk();
   return undefined;
+}
+
+// ---- the approval desk -----------------------------------------------------------------------
+
+/** Stores a token through the host (which must be there to keep it); throws why it could not. */
+async function importToken(token) {
+  if (state.host.status !== 'connected' && !(await refreshFromHost())) {
+    throw new Error(`the Gatehouse host is not available (${state.host.error?.message ?? 'unknown'}), so the token cannot be stored`);
+  }
+  try {
+    return await host.request('import_approval', { token });
+  } catch (err) {
+    throw new Error(err?.message ?? String(err));
+  }
+}
+
+/**
+ * Asks the desk about the requests waiting there (js/desk.js); an approval's token is imported
+ * and in force at once. The alarm runs while any request waits.
+ */
+async function pollDesk() {
+  const imported = await desk.poll();
+  if (imported) {
+    await facts.refreshApprovals();
+    await recompile('approved at the desk');
+    audit({ kind: 'approval_imported', source: 'desk', count: imported });
+  }
+  if (await desk.waiting()) await alarms.set(ALARM.desk, { periodInMinutes: DESK_POLL_MINUTES });
+  else await alarms.clear(ALARM.desk);
 }
 
 // ---- policy ----------------------------------------------------------------------------------

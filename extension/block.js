@@ -116,6 +116,7 @@ async function render() {
     setText('days-hint', t('daysHint', max));
     $('request-form').addEventListener('submit', onRequest);
     $('request-download').addEventListener('click', download);
+    if (info.desk) showDesk(info.desk);
   }
 
   show('loading', false);
@@ -178,8 +179,56 @@ function markInvalid(el, invalid) {
   else el.removeAttribute('aria-invalid');
 }
 
-function showRequest({ record, posted, mail, file }) {
+/** How often an open block page asks whether the desk has decided. */
+const DESK_POLL_MS = 5000;
+let deskTimer = null;
+
+/** The approval desk's answer to this service's latest request (js/desk.js). */
+function showDesk(entry) {
+  const box = $('desk-status');
+  box.textContent = '';
+  const line = (text) => {
+    const p = document.createElement('span');
+    p.textContent = text;
+    box.append(p, document.createElement('br'));
+  };
+  const waiting = entry.status === 'pending';
+  if (waiting) line(t('deskPending', entry.requestId ?? entry.id));
+  if (entry.status === 'approved' && entry.expiresMs > Date.now()) line(t('deskApproved', formatTime(entry.expiresMs)));
+  if (entry.status === 'denied') line(t('deskDenied', entry.reason || '—'));
+  if (entry.status === 'revoked') line(t('deskRevoked'));
+  if (waiting && entry.error) line(t('deskUnreachable', entry.error));
+  box.hidden = box.childElementCount === 0;
+  box.dataset.status = entry.status;
+  // A request is waiting: no second one; a decision allows asking again.
+  show('request-form', !waiting);
+  clearTimeout(deskTimer);
+  if (waiting) deskTimer = setTimeout(askDesk, DESK_POLL_MS);
+}
+
+async function askDesk() {
+  let answer;
+  try {
+    answer = await ask('block.desk', { url: blockedUrl });
+  } catch {
+    deskTimer = setTimeout(askDesk, DESK_POLL_MS);
+    return;
+  }
+  if (answer.desk) showDesk(answer.desk);
+  // The token is in force (the worker recompiled before answering): open what was asked for.
+  if (answer.action === 'allow' || answer.action === 'monitor') location.replace(blockedUrl);
+}
+
+function showRequest({ record, posted, desk, mail, file }) {
   lastRecord = record;
+  if (desk) {
+    show('request-result');
+    setText('request-outcome', t('requestSent', record.requestId));
+    $('request-result').dataset.requestId = record.requestId;
+    showDesk(desk);
+    if (desk.status === 'approved') location.replace(blockedUrl);
+    return;
+  }
   show('request-result');
   const sent = posted?.ok === true;
   setText('request-outcome', t(sent ? 'requestSent' : 'requestPrepared', record.requestId));

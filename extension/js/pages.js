@@ -10,8 +10,9 @@ const MAX_TEXT = 2000;
 /**
  * The `runtime.onMessage` listener for the worker. `w` is the worker's wiring: its `state`, the
  * `engine()` with the context set, `decide`, `policyInfo`, `serial`, `recompile`, the host
- * refreshers, `saveProceeds`, `host`, `audit`/`auditTrail`/`auditLocation`, and getters for the
- * readiness promise and the wasm exports (both made after the listeners are registered).
+ * refreshers, `saveProceeds`, `importToken`, the approval `desk` (desk.js) and `pollDesk`,
+ * `audit`/`auditTrail`/`auditLocation`, and getters for the readiness promise and the wasm
+ * exports (both made after the listeners are registered).
  */
 export function createPageMessages(w) {
   const { state } = w;
@@ -43,6 +44,7 @@ export function createPageMessages(w) {
         approvalNotes: page.approvalNotes,
         who: who(),
         scope: scope(),
+        desk: page.verdict.service ? await w.desk.latest(page.verdict.service.id) : null,
         host: { status: state.host.status },
         policy: {
           source: state.policy.source,
@@ -103,6 +105,7 @@ export function createPageMessages(w) {
         createdMs: Date.now(),
       };
       let posted = null;
+      let desk = null;
       if (info?.requests?.url) {
         try {
           const response = await fetch(info.requests.url, {
@@ -112,12 +115,23 @@ export function createPageMessages(w) {
             credentials: 'include',
           });
           posted = { ok: response.ok, status: response.status };
+          // An approval desk answers with the request's status URL: the worker follows it.
+          if (response.ok) desk = await w.desk.remember(info.requests.url, await response.json().catch(() => null), record);
         } catch (err) {
           posted = { ok: false, status: null, error: String(err?.message ?? err) };
         }
       }
-      w.audit({ kind: 'approval_requested', requestId: record.requestId, service: record.service, category: record.category, days: n, origin: record.origin, posted: posted?.ok ?? null });
-      return { record, posted, mail: info?.requests?.mail ?? null, file: info?.requests?.file ?? true };
+      if (desk) await w.serial('desk', w.pollDesk);
+      w.audit({ kind: 'approval_requested', requestId: record.requestId, service: record.service, category: record.category, days: n, origin: record.origin, posted: posted?.ok ?? null, desk: desk?.id ?? null });
+      return { record, posted, desk, mail: info?.requests?.mail ?? null, file: info?.requests?.file ?? true };
+    },
+
+    /** The desk's answer for the service of `url`, asked now (the block page asks while it waits). */
+    async 'block.desk'({ url }) {
+      const verdict = w.decide(String(url), 'main_frame');
+      if (!verdict.service) return { desk: null, action: verdict.action };
+      await w.serial('desk', w.pollDesk);
+      return { desk: await w.desk.latest(verdict.service.id), action: w.decide(String(url), 'main_frame').action };
     },
 
     async 'status.get'() {
@@ -133,16 +147,7 @@ export function createPageMessages(w) {
     },
 
     async 'status.import'({ token }) {
-      const value = text(token, 'token', 1);
-      if (state.host.status !== 'connected' && !(await w.refreshFromHost())) {
-        throw new Error(`the Gatehouse host is not available (${state.host.error?.message ?? 'unknown'}), so the token cannot be stored`);
-      }
-      let imported;
-      try {
-        imported = await w.host.request('import_approval', { token: value });
-      } catch (err) {
-        throw new Error(err?.message ?? String(err));
-      }
+      const imported = await w.importToken(text(token, 'token', 1));
       await w.serial('import', async () => {
         await w.refreshApprovals();
         await w.recompile('approval imported');

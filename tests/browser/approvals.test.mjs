@@ -404,3 +404,110 @@ test('at expiry a short-lived approval is blocked again without a restart; a nav
   assert.equal(contacts(WETRANSFER, againMs).length, 0, 'once caught, WeTransfer sees nothing more');
   await page.close();
 });
+
+// ---- the approval desk (issue 13): access follows by itself ------------------------------------
+
+const YAHOO = 'https://mail.yahoo.com/d/folders/1';
+const PCLOUD = 'https://my.pcloud.com/';
+const DESK = 'https://desk.corp.example';
+
+/**
+ * The approval desk's desktop-facing API as approval-service/ serves it (`POST /api/requests` →
+ * `{id, status, statusUrl}`; `GET statusUrl` → `{status, …}`), answered here by the test so that
+ * it decides when and what the desk says. The token is real: `gatehouse approve`, verified by the
+ * engine like any other.
+ */
+function standInDesk() {
+  const posted = [];
+  const answers = new Map();
+  s.web.routes.set('desk.corp.example/api/requests', (req, res, body) => {
+    const record = JSON.parse(body);
+    const id = crypto.randomBytes(16).toString('base64url');
+    posted.push({ id, record });
+    answers.set(id, { status: 'pending' });
+    s.web.routes.set(`desk.corp.example/api/requests/${id}`, (_req, res2) => {
+      res2.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res2.end(JSON.stringify(answers.get(id)));
+    });
+    res.writeHead(201, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id, status: 'pending', statusUrl: `${DESK}/api/requests/${id}` }));
+  });
+  return { posted, answer: (id, value) => answers.set(id, value) };
+}
+
+/** Points the policy's `requests.url` at `url` (null: none) and waits until it is in force. */
+async function requestsGoTo(url) {
+  policy = { ...policy, requests: url ? { url, file: true } : { file: true } };
+  s.setPolicy(policy);
+  await s.waitForEnforced((x) => (x.policy?.info?.requests?.url ?? null) === url, `requests going to ${url}`);
+}
+
+async function requestAtDesk(block, justification) {
+  await block.fill('#justification', justification);
+  await block.fill('#days', '3');
+  await block.click('#request-button');
+  await block.waitForSelector('#desk-status[data-status="pending"]:not([hidden])');
+  assert.ok(await block.locator('#request-form').isHidden(), 'no second request while one waits');
+  return block.locator('#desk-status').textContent();
+}
+
+test('the approval desk: pending on the block page, then approved — the token is imported by itself and the site opens, no copy-paste', async (t) => {
+  const desk = standInDesk();
+  await requestsGoTo(`${DESK}/api/requests`);
+  try {
+    const block = await assertBlocked(YAHOO);
+    const pending = await requestAtDesk(block, 'Read the supplier thread on my old address');
+    assert.equal(desk.posted.length, 1);
+    const { id, record } = desk.posted[0];
+    assert.equal(record.service, 'yahoo_mail');
+    assert.equal(record.principal, principal);
+    assert.match(pending, new RegExp(`Waiting for your manager's decision \\(reference ${record.requestId}\\)`));
+    const sw = await s.worker();
+    assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.desk')))?.periodInMinutes, 1, 'the worker asks every minute while a request waits');
+
+    // Management approves at the desk; the desktop is not touched.
+    const requestFile = path.join(work, `desk-${id}.json`);
+    fs.writeFileSync(requestFile, JSON.stringify(record));
+    const { token, claims } = approver.approve(['--request', requestFile, '--approver', 'Director Chan', '--policy', policyFile], 'desk-yahoo');
+    assert.equal(claims.req, record.requestId);
+    const approvedMs = Date.now();
+    desk.answer(id, { status: 'approved', token, expiresMs: claims.exp * 1000, days: 3 });
+    // The open block page asks every 5 s, the worker imports through the host and recompiles,
+    // and the page goes on to the site by itself.
+    await block.waitForURL(YAHOO, { timeout: 20_000 });
+    t.diagnostic(`desk approval → the site open in the waiting tab: ${Date.now() - approvedMs} ms`);
+    assert.equal(await block.title(), 'Stand-in: mail.yahoo.com');
+    const st = await s.status();
+    assert.ok(st.approvals.some((a) => a.id === claims.jti), 'the desk\'s token is in force');
+    await s.waitForAudit((e) => e.kind === 'approval_imported' && e.source === 'desk', 'the import in the audit trail');
+    assert.ok(fs.readdirSync(s.hostDirs.userApprovals).some((f) => fs.readFileSync(path.join(s.hostDirs.userApprovals, f), 'utf8').trim() === token), 'the host stored the token');
+    assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.desk'))) ?? null, null, 'nothing waits: the alarm is gone');
+    await block.close();
+  } finally {
+    await requestsGoTo(null);
+  }
+});
+
+test('the approval desk: a denial is shown with its reason, as text, and the user may ask again', async () => {
+  const desk = standInDesk();
+  await requestsGoTo(`${DESK}/api/requests`);
+  try {
+    const block = await assertBlocked(PCLOUD);
+    await requestAtDesk(block, 'Collect the scanned forms from the contractor');
+    const { id } = desk.posted.at(-1);
+    const reason = 'Use the department share instead <img src=x onerror="document.title=1">';
+    desk.answer(id, { status: 'denied', reason });
+    await block.waitForSelector('#desk-status[data-status="denied"]', { timeout: 20_000 });
+    assert.equal((await block.locator('#desk-status').textContent()).trim(), `Your request was declined: ${reason}`);
+    assert.equal(await block.locator('#desk-status img').count(), 0, 'the reason is text, not markup');
+    assert.ok(await block.locator('#request-form').isVisible(), 'the user may ask again');
+    await assertBlocked(PCLOUD);
+    // Reopened later, the block page still says what the desk decided.
+    const again = await assertBlocked(PCLOUD);
+    assert.equal(await again.locator('#desk-status').getAttribute('data-status'), 'denied');
+    await block.close();
+    await again.close();
+  } finally {
+    await requestsGoTo(null);
+  }
+});
