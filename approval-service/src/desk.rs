@@ -114,12 +114,19 @@ pub struct Desk {
     policy: Policy,
     key: ApproverKey,
     retired: Vec<ApproverKey>,
+    /// The last revocation list read: when, its tag and ids.
+    revocations: std::sync::Mutex<Option<(std::time::Instant, String, Vec<String>)>>,
 }
+
+/// How long a revocation list read from the database is served from memory. A revocation on
+/// this desk clears it at once; one made by another desk on the same PostgreSQL database shows
+/// within this time (desktops poll every few minutes).
+const REVOCATIONS_CACHED: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Desk {
     /// A desk signing with `key`, publishing `retired` keys too.
     pub fn new(store: Store, policy: Policy, key: ApproverKey, retired: Vec<ApproverKey>) -> Self {
-        Self { store, policy, key, retired }
+        Self { store, policy, key, retired, revocations: std::sync::Mutex::new(None) }
     }
 
     /// The policy requests are checked against.
@@ -353,6 +360,13 @@ impl Desk {
     /// # Errors
     /// [`StoreError`].
     pub async fn revocations(&self, now_ms: i64) -> Result<(String, Vec<String>), StoreError> {
+        if let Ok(cache) = self.revocations.lock() {
+            if let Some((at, tag, ids)) = cache.as_ref() {
+                if at.elapsed() < REVOCATIONS_CACHED {
+                    return Ok((tag.clone(), ids.clone()));
+                }
+            }
+        }
         let ids = self.store.revoked_jtis(now_ms).await?;
         let mut hash = Sha256::new();
         hash.update(self.key.kid().as_bytes());
@@ -362,7 +376,11 @@ impl Desk {
         }
         let digest = hash.finalize();
         let tag: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-        Ok((format!("\"{tag}\""), ids))
+        let tag = format!("\"{tag}\"");
+        if let Ok(mut cache) = self.revocations.lock() {
+            *cache = Some((std::time::Instant::now(), tag.clone(), ids.clone()));
+        }
+        Ok((tag, ids))
     }
 
     /// Signs a revocation list with the current key.
@@ -462,7 +480,11 @@ impl Desk {
     /// # Errors
     /// [`DecideError`].
     pub async fn revoke(&self, id: &str, by: &str, now_ms: i64) -> Result<(), DecideError> {
-        match self.store.revoke(id, by, now_ms).await? {
+        let changed = self.store.revoke(id, by, now_ms).await?;
+        if let Ok(mut cache) = self.revocations.lock() {
+            *cache = None;
+        }
+        match changed {
             Changed::Done => {
                 tracing::info!(request = id, by, "revoked");
                 Ok(())
