@@ -24,6 +24,7 @@ import { checkAtStart } from './js/integrity.js';
 import { loadPolicy } from './js/policy.js';
 import { BOOTSTRAP_RULESET } from './js/rules.js';
 import { createPageMessages } from './js/pages.js';
+import { createRevocations } from './js/revocations.js';
 import { createSiteData } from './js/sitedata.js';
 
 const ALARM = Object.freeze({
@@ -33,6 +34,7 @@ const ALARM = Object.freeze({
   recompile: 'gatehouse.recompile',
   hostRetry: 'gatehouse.hostRetry',
   desk: 'gatehouse.desk',
+  revocations: 'gatehouse.revocations',
 });
 /** How often requests waiting at the approval desk are asked about (while any waits). */
 const DESK_POLL_MINUTES = 1;
@@ -72,6 +74,8 @@ const state = {
   rejected: [], // verifyApprovals results with ok: false
   proceeds: [], // warn-mode continues [{service, untilMs}], engine input like approvals
   compiled: null,
+  /** The approval desk's revocation list: the last fetch and what came of it (js/revocations.js). */
+  revocationList: null,
   /** The rules last installed, for the timer's comparison with what is in force. */
   expectedRules: null,
   /** integrity.js checkAtStart: what the worker found in force when it started. */
@@ -95,6 +99,7 @@ const facts = createHostFacts({
   state, host, probeHosts: () => policyInfo()?.probeHosts ?? [], flushAudit: () => auditTrail.flush(), onLost: onHostLost,
 });
 const desk = createDesk({ importToken });
+const revocations = createRevocations();
 const siteData = createSiteData({ audit, catalogue: () => safeCatalogue() });
 /** The wasm instance's exports (for its memory size on the status page). */
 let wasm = null;
@@ -171,6 +176,7 @@ async function start() {
     return;
   }
   state.policy = await loadPolicy(Engine);
+  await revocationsForPolicy();
   state.proceeds = await loadProceeds();
   await refreshFromHost();
   await recompile('start', { force: browserStart });
@@ -182,6 +188,8 @@ async function start() {
   }
   if (await desk.waiting()) await alarms.set(ALARM.desk, { periodInMinutes: DESK_POLL_MINUTES });
   state.readyMs = Date.now();
+  // After ready: enforcement never waits for the desk (the kept list is already applied).
+  whenReady('revocation list', refreshRevocations);
 }
 
 function safeCatalogue() {
@@ -215,10 +223,37 @@ async function onAlarm(alarm) {
     return undefined;
   }
   if (alarm.name === ALARM.desk) return pollDesk();
+  if (alarm.name === ALARM.revocations) return refreshRevocations();
   return undefined;
 }
 
 // ---- the approval desk -----------------------------------------------------------------------
+
+/**
+ * A new engine starts from the policy's own revoked list: the desk's last good list goes back
+ * in at once (js/revocations.js), and its alarm follows the policy's interval.
+ */
+async function revocationsForPolicy() {
+  const feed = policyInfo()?.revocationList ?? null;
+  if (!feed) {
+    state.revocationList = null;
+    await alarms.clear(ALARM.revocations);
+    return;
+  }
+  await revocations.applyKept(state.policy.engine, feed.url);
+  const existing = await safe('alarms.get', () => chrome.alarms.get(ALARM.revocations), null);
+  if (existing?.periodInMinutes !== feed.minutes) await alarms.set(ALARM.revocations, { periodInMinutes: feed.minutes });
+}
+
+/** Fetches the desk's revocation list; what it revokes is out of force at once. */
+async function refreshRevocations() {
+  const feed = policyInfo()?.revocationList ?? null;
+  if (!feed) return;
+  const result = await revocations.refresh(state.policy.engine, feed.url);
+  state.revocationList = { ...result, minutes: feed.minutes };
+  if (result.status === 'rejected') console.warn('gatehouse: the revocation list was ignored:', result.error);
+  if (result.added > 0) await recompile('revocation list');
+}
 
 /** Stores a token through the host (which must be there to keep it); throws why it could not. */
 async function importToken(token) {
@@ -253,10 +288,12 @@ async function reloadPolicy({ fromChange = false } = {}) {
   const before = state.policy?.engine;
   state.policy = await loadPolicy(Engine, { managedRemoved: fromChange });
   safeFree(before);
+  await revocationsForPolicy();
   const probeHosts = policyInfo()?.probeHosts ?? [];
   if (state.host.status === 'connected' && probeHosts.length) await facts.refreshNetwork();
   await recompile('policy changed');
   audit({ kind: 'policy_loaded', source: state.policy.source, warnings: state.policy.warnings.length, error: state.policy.error });
+  await refreshRevocations();
 }
 
 function safeFree(engine) {

@@ -511,3 +511,68 @@ test('the approval desk: a denial is shown with its reason, as text, and the use
     await requestsGoTo(null);
   }
 });
+
+/** A revocation list as the desk signs it: typ `gatehouse-revocations`, `{iss, iat, revoked}`. */
+function signList(privateKey, kid, revoked) {
+  const head = b64url(JSON.stringify({ alg: 'EdDSA', kid, typ: 'gatehouse-revocations' }));
+  const body = b64url(JSON.stringify({ iss: kid, iat: Math.floor(Date.now() / 1000), revoked }));
+  return `${head}.${body}.${b64url(crypto.sign(null, Buffer.from(`${head}.${body}`), privateKey))}`;
+}
+
+test('the desk\'s signed revocation list: a forged one is ignored and reported, the real one closes access at the next fetch — no policy update', async () => {
+  const KOOFR = 'https://app.koofr.net/app/storage';
+  const nowS = Math.floor(Date.now() / 1000);
+  const token = sign(nodeKey.privateKey, { iss: KID, sub: principal, machine: 'ws01', services: ['koofr'], purpose: 'Archive transfer', nbf: nowS - 60, exp: nowS + 86400, jti: 'appr-rl-0001' });
+  const page = await statusPage();
+  assert.equal(await importToken(page, token), 'accepted');
+  await assertLoads(KOOFR);
+
+  // The desk's list, answered by the test: ETag and 304 as approval-service/ does.
+  let list = signList(crypto.generateKeyPairSync('ed25519').privateKey, KID, ['appr-rl-0001']); // forged
+  const served = [];
+  s.web.routes.set('desk.corp.example/api/revocations', (req, res) => {
+    const etag = `"${crypto.createHash('sha256').update(list).digest('hex').slice(0, 16)}"`;
+    served.push(req.headers['if-none-match'] ?? null);
+    if (req.headers['if-none-match'] === etag) { res.writeHead(304, { etag }); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'application/jose', etag, 'cache-control': 'no-cache' });
+    res.end(list);
+  });
+  const url = `${DESK}/api/revocations`;
+  policy = { ...policy, approvals: { ...policy.approvals, revocationListUrl: url, revocationListMinutes: 2 } };
+  try {
+    s.setPolicy(policy);
+    let st = await s.waitForEnforced((x) => x.revocationList?.url === url, 'the first fetch of the list');
+    assert.equal(st.revocationList.status, 'rejected', 'a list not signed by a trusted key is ignored');
+    assert.match(st.revocationList.error, /signature|key/i);
+    assert.ok(st.approvals.some((a) => a.id === 'appr-rl-0001'), 'and changes nothing');
+    const sw = await s.worker();
+    assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.revocations')))?.periodInMinutes, 2, 'fetched on the policy\'s interval');
+    await assertLoads(KOOFR);
+
+    // The desk revokes: the real list. "Check again" stands in for the alarm's next run.
+    list = signList(nodeKey.privateKey, KID, ['appr-rl-0001']);
+    const fetchedMs = Date.now();
+    await page.reload();
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.click('#refresh');
+    st = await s.waitForEnforced((x) => x.revocationList?.checkedMs >= fetchedMs && x.revocationList.status === 'applied', 'the real list applied');
+    assert.equal(st.revocationList.added, 1);
+    assert.ok(!st.approvals.some((a) => a.id === 'appr-rl-0001'), 'no longer in force');
+    assert.ok(st.rejected.some((r) => r.reason === 'revoked'), 'rejected as revoked');
+    const blocked = await assertBlocked(KOOFR);
+    assert.match(await blocked.locator('#approval-notes').textContent(), /appr-rl-0001 .*withdrawn/);
+
+    // Unchanged since: the next fetch revalidates with the ETag (304), and the revocation holds.
+    const before = served.length;
+    await page.click('#refresh');
+    st = await s.waitForEnforced((x) => x.revocationList?.status === 'unchanged', 'the list revalidated');
+    assert.ok(served.slice(before).some((tag) => tag !== null), 'If-None-Match was sent');
+    await assertBlocked(KOOFR);
+    await blocked.close();
+  } finally {
+    const { revocationListUrl: _u, revocationListMinutes: _m, ...approvals } = policy.approvals;
+    policy = { ...policy, approvals };
+    s.setPolicy(policy);
+    await page.close();
+  }
+});

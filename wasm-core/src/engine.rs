@@ -9,7 +9,7 @@ use crate::context::Approval;
 use crate::context::{Context, Identity, Proceed};
 use crate::decide::{decide_at, Action, Reason, Verdict};
 use crate::parse::Warning;
-use crate::policy::{Mode, Parsed, Policy, PolicyError, RequestRouting};
+use crate::policy::{Mode, Parsed, Policy, PolicyError, RequestRouting, RevocationFeed};
 use crate::request::Request;
 use crate::rules::CompiledRules;
 use crate::scope::ScopeDecision;
@@ -121,6 +121,8 @@ pub struct PolicyInfo {
     pub message: Option<Names>,
     /// How approval requests are routed.
     pub requests: RequestRouting,
+    /// Where the approval desk's signed revocation list is fetched from, if anywhere.
+    pub revocation_list: Option<RevocationFeed>,
     /// How long a "continue" lasts.
     pub warn_proceed_minutes: u32,
     /// Whether audit events carry full URLs.
@@ -306,6 +308,7 @@ impl Engine {
             contact: p.block_page.contact.clone(),
             message: p.block_page.message.clone(),
             requests: p.requests.clone(),
+            revocation_list: p.revocation_feed.clone(),
             warn_proceed_minutes: p.warn_proceed_minutes,
             audit_full_url: p.audit_full_url,
             probe_hosts: p.scope.probe_hosts().to_vec(),

@@ -102,6 +102,19 @@ pub struct RequestRouting {
     pub max_days: u32,
 }
 
+/// Where the approval desk publishes its signed revocation list, and how often to fetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevocationFeed {
+    /// The list's https URL (the desk's `/api/revocations`).
+    pub url: String,
+    /// Minutes between fetches.
+    pub minutes: u32,
+}
+
+/// Minutes between revocation-list fetches unless the policy says otherwise.
+const DEFAULT_REVOCATION_LIST_MINUTES: u32 = 5;
+
 /// Tenant restrictions: the department's sanctioned tenants, per vendor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -180,6 +193,7 @@ pub struct Policy {
     pub(crate) allowed_services: BTreeSet<String>,
     pub(crate) scope: Scope,
     pub(crate) trust: Trust,
+    pub(crate) revocation_feed: Option<RevocationFeed>,
     pub(crate) requests: RequestRouting,
     pub(crate) warn_proceed_minutes: u32,
     pub(crate) tenants: TenantRestrictions,
@@ -375,7 +389,7 @@ impl Parser {
         let (allowlist, allowed_services) =
             self.allowlist(get("allowlist"), &services, &classifier);
         let scope = crate::scope::parse(self, get("scope"), "$.scope");
-        let (keys, revoked, max_days) = self.approvals(get("approvals"));
+        let (keys, revoked, max_days, revocation_feed) = self.approvals(get("approvals"));
         let requests = self.requests(get("requests"), max_days);
         let warn_proceed_minutes = self.warn_settings(get("warn"));
         let tenants = self.tenants(get("tenantRestrictions"));
@@ -389,6 +403,7 @@ impl Parser {
             allowed_services,
             scope,
             trust: Trust { keys, revoked, max_days },
+            revocation_feed,
             requests,
             warn_proceed_minutes,
             tenants,
@@ -633,15 +648,25 @@ impl Parser {
         );
     }
 
-    fn approvals(&mut self, v: &Value) -> (ApproverKeys, BTreeSet<String>, u32) {
+    #[allow(clippy::type_complexity)]
+    fn approvals(
+        &mut self,
+        v: &Value,
+    ) -> (ApproverKeys, BTreeSet<String>, u32, Option<RevocationFeed>) {
         let mut keys = ApproverKeys::default();
         let mut revoked = BTreeSet::new();
         let mut max_days = DEFAULT_MAX_DAYS;
         if v.is_null() {
-            return (keys, revoked, max_days);
+            return (keys, revoked, max_days, None);
         }
-        let Some(obj) = self.object(v, "$.approvals") else { return (keys, revoked, max_days) };
-        self.known_keys(obj, "$.approvals", &["keys", "revoked", "maxDays"]);
+        let Some(obj) = self.object(v, "$.approvals") else {
+            return (keys, revoked, max_days, None);
+        };
+        self.known_keys(
+            obj,
+            "$.approvals",
+            &["keys", "revoked", "maxDays", "revocationListUrl", "revocationListMinutes"],
+        );
         if let Some(list) = obj.get("keys") {
             match list {
                 Value::Array(items) => {
@@ -665,7 +690,28 @@ impl Parser {
         if let Some(days) = obj.get("maxDays") {
             max_days = self.positive(days, "$.approvals.maxDays", 3660).unwrap_or(DEFAULT_MAX_DAYS);
         }
-        (keys, revoked, max_days)
+        let feed = self.revocation_feed(obj);
+        (keys, revoked, max_days, feed)
+    }
+
+    /// `revocationListUrl` (https only: the list is signed, but its freshness is not) and
+    /// `revocationListMinutes`.
+    fn revocation_feed(&mut self, obj: &Map<String, Value>) -> Option<RevocationFeed> {
+        let minutes = obj
+            .get("revocationListMinutes")
+            .and_then(|m| self.positive(m, "$.approvals.revocationListMinutes", 1440))
+            .unwrap_or(DEFAULT_REVOCATION_LIST_MINUTES);
+        let path = "$.approvals.revocationListUrl";
+        let u = obj.get("revocationListUrl").and_then(|u| self.string(u, path))?;
+        match url::Url::parse(u) {
+            Ok(parsed) if parsed.scheme() == "https" => {
+                Some(RevocationFeed { url: parsed.to_string(), minutes })
+            }
+            _ => {
+                self.warn(path, format!("{u:?} is not an https URL; ignored"));
+                None
+            }
+        }
     }
 
     fn requests(&mut self, v: &Value, max_approval_days: u32) -> RequestRouting {
@@ -870,6 +916,32 @@ mod tests {
 
     fn parse(json: &str) -> Parsed {
         Policy::from_json(json).unwrap()
+    }
+
+    /// The desk's revocation list: https only, minutes bounded, nothing without a URL.
+    #[test]
+    fn revocation_list_location() {
+        let feed = |approvals: &str| {
+            let parsed = parse(&format!(r#"{{"approvals": {approvals}}}"#));
+            let paths: Vec<String> = parsed.warnings.iter().map(|w| w.path.clone()).collect();
+            (parsed.policy.revocation_feed, paths)
+        };
+        let url = "https://desk.corp.example/api/revocations";
+        assert_eq!(
+            feed(&format!(r#"{{"revocationListUrl": "{url}", "revocationListMinutes": 2}}"#)),
+            (Some(RevocationFeed { url: url.into(), minutes: 2 }), vec![])
+        );
+        assert_eq!(
+            feed(&format!(r#"{{"revocationListUrl": "{url}"}}"#)).0,
+            Some(RevocationFeed { url: url.into(), minutes: DEFAULT_REVOCATION_LIST_MINUTES })
+        );
+        let (none, paths) = feed(r#"{"revocationListUrl": "http://desk.corp.example/x"}"#);
+        assert_eq!((none, paths), (None, vec!["$.approvals.revocationListUrl".to_owned()]));
+        let (kept, paths) =
+            feed(&format!(r#"{{"revocationListUrl": "{url}", "revocationListMinutes": 0}}"#));
+        assert_eq!(kept.map(|f| f.minutes), Some(DEFAULT_REVOCATION_LIST_MINUTES));
+        assert_eq!(paths, vec!["$.approvals.revocationListMinutes".to_owned()]);
+        assert_eq!(feed(r#"{"revocationListMinutes": 3}"#), (None, vec![]));
     }
 
     #[test]

@@ -191,6 +191,16 @@ impl Engine {
         to_js(&self.tokens)
     }
 
+    /// Adds the ids of the approval desk's signed revocation list (JWS text) to the policy's
+    /// revoked approvals; returns how many were new. Throws, changing nothing, unless it verifies
+    /// with an approver key the policy trusts. Set the context again afterwards.
+    #[wasm_bindgen(js_name = applyRevocationList)]
+    pub fn apply_revocation_list(&mut self, jws: &str) -> Result<u32, JsError> {
+        let added = self.inner.apply_revocation_list(jws).map_err(js_error)?;
+        *self.briefs.get_mut() = Briefs::default();
+        Ok(u32::try_from(added).unwrap_or(u32::MAX))
+    }
+
     /// What the block page shows for `url` at `nowMs` (verdict, approval notes, defaults).
     pub fn explain(&self, url: &str, now_ms: f64) -> Result<JsValue, JsError> {
         let request = request(url, "main_frame")?;
