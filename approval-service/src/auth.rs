@@ -1,12 +1,16 @@
 //! Who is signed in, who may decide what, and the forms' CSRF tokens.
 //!
-//! Authentication is behind [`Authenticate`]. The one implementation today is [`ProxyHeader`]:
-//! a reverse proxy in front of the desk authenticates approvers with the domain (IIS Windows
-//! Authentication, Apache `mod_auth_gssapi`, nginx with SPNEGO) and passes the principal in a
-//! header, with a secret shared with the desk so that nothing else can set it. SPNEGO in the
-//! desk itself (libgssapi, a service keytab), LDAP bind, and reading the approvers' AD group
-//! from the directory are not built: who may approve is a list of principals in the
-//! configuration ([`Approvers`]).
+//! Authentication is behind [`Authenticate`], with two implementations:
+//! - `Negotiate` (Unix): SPNEGO in the desk itself — Kerberos through the system's GSS-API
+//!   (MIT krb5, the `libgssapi` crate, which accepts the SPNEGO-wrapped tokens browsers send)
+//!   with the service keytab in `KRB5_KTNAME`; no mutual authentication (Chromium does not ask
+//!   for it), single-leg only (NTLM is refused);
+//! - [`ProxyHeader`]: a reverse proxy in front of the desk authenticates (IIS Windows
+//!   Authentication, Apache `mod_auth_gssapi`) and passes the principal in a header, with a
+//!   secret shared with the desk so that nothing else can set it.
+//!
+//! LDAP bind as a fallback and reading the approvers' AD group from the directory are not
+//! built: who may approve is a list of principals in the configuration ([`Approvers`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +28,74 @@ pub const PROXY_SECRET_HEADER: &str = "x-gatehouse-proxy-secret";
 pub trait Authenticate: Send + Sync + std::fmt::Debug {
     /// The authenticated principal, or `None` when the request is not authenticated.
     fn user(&self, headers: &HeaderMap) -> Option<String>;
+
+    /// The `WWW-Authenticate` challenge a 401 carries, if this method has one.
+    fn challenge(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// SPNEGO (HTTP Negotiate, RFC 4559) with the service keytab in `KRB5_KTNAME`.
+#[cfg(unix)]
+pub struct Negotiate {
+    cred: libgssapi::credential::Cred,
+}
+
+#[cfg(unix)]
+impl std::fmt::Debug for Negotiate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Negotiate")
+    }
+}
+
+#[cfg(unix)]
+impl Negotiate {
+    /// The largest Negotiate token read (a Kerberos ticket with a large PAC is a few KiB).
+    const MAX_TOKEN_BYTES: usize = 64 * 1024;
+
+    /// Acceptor credentials for any service principal in the keytab (`KRB5_KTNAME`): the
+    /// browser's ticket names the one it wants (`HTTP/<the desk's DNS name>`).
+    ///
+    /// # Errors
+    /// GSS-API's message (no keytab, unreadable, no keys).
+    pub fn new() -> Result<Self, String> {
+        use libgssapi::credential::{Cred, CredUsage};
+        let cred = Cred::acquire(None, None, CredUsage::Accept, None).map_err(|e| e.to_string())?;
+        Ok(Self { cred })
+    }
+}
+
+#[cfg(unix)]
+impl Authenticate for Negotiate {
+    fn user(&self, headers: &HeaderMap) -> Option<String> {
+        use base64::engine::general_purpose::STANDARD;
+        use libgssapi::context::{SecurityContext as _, ServerCtx};
+        let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("negotiate") || token.len() > Self::MAX_TOKEN_BYTES {
+            return None;
+        }
+        let token = STANDARD.decode(token.trim()).ok()?;
+        let mut ctx = ServerCtx::new(Some(self.cred.clone()));
+        match ctx.step(&token) {
+            Ok(_) if ctx.is_complete() => {}
+            Ok(_) => {
+                tracing::warn!("a Negotiate exchange needs more legs (NTLM?); refused");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a Negotiate token was not accepted");
+                return None;
+            }
+        }
+        let user = ctx.source_name().ok()?.to_string();
+        let ok = !user.is_empty() && user.len() <= 256 && !user.chars().any(char::is_control);
+        ok.then_some(user)
+    }
+
+    fn challenge(&self) -> Option<&'static str> {
+        Some("Negotiate")
+    }
 }
 
 /// Trusts the principal a reverse proxy authenticated, when the request carries the proxy's

@@ -88,6 +88,7 @@ struct RawAuth {
     mode: String,
     user_header: Option<String>,
     secret_file: Option<PathBuf>,
+    keytab: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +110,11 @@ pub enum AuthConfig {
         user_header: String,
         /// The file with the shared secret.
         secret_file: PathBuf,
+    },
+    /// The desk does SPNEGO itself with the service keytab (see `crate::auth::Negotiate`).
+    Negotiate {
+        /// The keytab holding `HTTP/<the desk's DNS name>`.
+        keytab: PathBuf,
     },
 }
 
@@ -317,7 +323,13 @@ impl Config {
         };
         let auth = match raw.auth {
             None => None,
-            Some(RawAuth { mode, user_header, secret_file }) if mode == "proxy" => {
+            Some(RawAuth { mode, keytab, .. }) if mode == "negotiate" => {
+                let keytab = keytab.ok_or_else(|| {
+                    bad("auth.keytab", "is missing: give the service keytab with HTTP/<the desk's DNS name> (samba-tool domain exportkeytab or ktpass), owner-only".into())
+                })?;
+                Some(AuthConfig::Negotiate { keytab: in_data(keytab) })
+            }
+            Some(RawAuth { mode, user_header, secret_file, .. }) if mode == "proxy" => {
                 let secret_file = secret_file.ok_or_else(|| {
                     bad("auth.secret_file", "is missing: give a file holding the secret the reverse proxy sends in X-Gatehouse-Proxy-Secret (at least 16 characters, owner-only)".into())
                 })?;
@@ -329,7 +341,7 @@ impl Config {
             Some(RawAuth { mode, .. }) => {
                 return Err(bad(
                     "auth.mode",
-                    format!("is {mode:?}: write \"proxy\" (a reverse proxy signs approvers in with Kerberos); SPNEGO and LDAP in the desk itself are not built yet"),
+                    format!("is {mode:?}: write \"negotiate\" (the desk does Kerberos with a keytab) or \"proxy\" (a reverse proxy signs approvers in); LDAP bind is not built yet"),
                 ))
             }
         };
@@ -429,9 +441,14 @@ requests_per_hour = {DEFAULT_REQUESTS_PER_HOUR}
 [log]
 format = "text"
 
-# How approvers sign in to the pages under /desk. "proxy": the reverse proxy in front of the desk
-# authenticates them with Kerberos and passes the principal in user_header, together with the
-# secret from secret_file in X-Gatehouse-Proxy-Secret. Without [auth] the pages are off.
+# How approvers sign in to the pages under /desk (and requesters are authenticated). Without
+# [auth] the pages are off.
+# "negotiate": the desk does Kerberos (SPNEGO) itself with the keytab of HTTP/<its DNS name>:
+# [auth]
+# mode = "negotiate"
+# keytab = "/etc/gatehouse/desk.keytab"
+# "proxy": the reverse proxy in front of the desk authenticates them and passes the principal in
+# user_header, together with the secret from secret_file in X-Gatehouse-Proxy-Secret:
 # [auth]
 # mode = "proxy"
 # user_header = "X-Remote-User"

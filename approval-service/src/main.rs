@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 use gatehouse_admin::approve::{self, ApproverKey};
+#[cfg(unix)]
+use gatehouse_approval::auth::Negotiate;
 use gatehouse_approval::auth::{Approvers, Authenticate, Csrf, ProxyHeader};
 use gatehouse_approval::config::{self, AuthConfig, Config, LogFormat, CONFIG_FILE, KEY_FILE};
 use gatehouse_approval::desk::{load_key, Desk};
@@ -80,6 +82,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before any thread starts: GSS-API reads the keytab's location from the environment.
+    if let Command::Serve { config } = &cli.command {
+        if let Ok(Config { auth: Some(AuthConfig::Negotiate { keytab }), .. }) =
+            Config::load(config)
+        {
+            std::env::set_var("KRB5_KTNAME", format!("FILE:{}", keytab.display()));
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Init { data_dir, public_url, kid, database, policy } => runtime.block_on(init(
@@ -239,6 +249,21 @@ fn access(config: &Config) -> anyhow::Result<Access> {
         None => {
             tracing::warn!("no [auth]: the approvers' pages under /desk are off");
             None
+        }
+        #[cfg(unix)]
+        Some(AuthConfig::Negotiate { keytab }) => {
+            if approve::readable_by_others(keytab) {
+                bail!("{} can be read by other users; make it owner-only (chmod 600 {}) (auth.keytab)", keytab.display(), keytab.display());
+            }
+            let negotiate = Negotiate::new().map_err(|e| {
+                anyhow::anyhow!("auth.keytab {}: Kerberos cannot use it: {e}", keytab.display())
+            })?;
+            tracing::info!(keytab = %keytab.display(), "approvers sign in with Kerberos (SPNEGO)");
+            Some(Box::new(negotiate))
+        }
+        #[cfg(not(unix))]
+        Some(AuthConfig::Negotiate { .. }) => {
+            bail!("auth.mode = \"negotiate\" is built for Linux only; on Windows put IIS with Windows Authentication in front and use mode = \"proxy\"")
         }
         Some(AuthConfig::Proxy { user_header, secret_file }) => {
             if approve::readable_by_others(secret_file) {

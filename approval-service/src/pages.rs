@@ -153,7 +153,7 @@ fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<String, Refusa
         ));
     };
     let Some(user) = auth.user(headers) else {
-        return Err(Refusal(StatusCode::UNAUTHORIZED, lang, "Sign in with your domain account."));
+        return Err(Refusal(StatusCode::UNAUTHORIZED, lang, UNAUTHORIZED));
     };
     if !app.access.approvers.is_approver(&user) {
         tracing::warn!(user = %user, "not an approver");
@@ -164,6 +164,9 @@ fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<String, Refusa
 
 /// A refused page or change, rendered by [`message`].
 struct Refusal(StatusCode, Lang, &'static str);
+
+/// The text of a 401; [`crate::server`] adds the authentication method's challenge to it.
+pub(crate) const UNAUTHORIZED: &str = "Sign in with your domain account. If this page stays, reload it once (a browser's first Kerberos sign-in can fail).";
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {

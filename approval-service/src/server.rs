@@ -116,6 +116,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/desk/requests/{id}/revoke", post(pages::revoke))
         // The approvers' forms are small; the block page's records have their own cap.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::map_response_with_state(app.clone(), challenge))
         .with_state(app)
 }
 
@@ -261,4 +262,15 @@ async fn revocations(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
     let jws = app.desk.sign_revocations(ids, now);
     let jose = (header::CONTENT_TYPE, HeaderValue::from_static("application/jose"));
     (StatusCode::OK, [(header::ETAG, tag), cache, jose], jws).into_response()
+}
+
+/// Adds the authentication method's challenge (`WWW-Authenticate: Negotiate`) to every 401, so
+/// that browsers sign in with Kerberos.
+async fn challenge(State(app): State<Arc<App>>, mut response: Response) -> Response {
+    if response.status() == StatusCode::UNAUTHORIZED {
+        if let Some(c) = app.access.auth.as_deref().and_then(|a| a.challenge()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+    }
+    response
 }

@@ -11,7 +11,7 @@ use gatehouse_approval::config::{Config, Database};
 use gatehouse_approval::store::Store;
 use serde_json::Value;
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_gatehouse-approval"));
     c.env_remove("RUST_LOG");
     c
@@ -22,7 +22,7 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn init(dir: &Path, listen_port: Option<u16>) -> std::path::PathBuf {
+pub(crate) fn init(dir: &Path, listen_port: Option<u16>) -> std::path::PathBuf {
     let out = bin()
         .args([
             "init",
@@ -107,11 +107,11 @@ fn a_bad_configuration_names_the_key() {
 }
 
 /// `serve` in the background; stopped (SIGKILL) when dropped.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Server {
     /// Stops it and returns what it logged.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let _ = self.0.kill();
         let mut log = String::new();
         if let Some(mut e) = self.0.stderr.take() {
@@ -128,19 +128,20 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn serve(config: &Path, port: u16) -> Server {
-    let child = bin()
-        .arg("serve")
-        .arg("-c")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut command = bin();
+    command.arg("serve").arg("-c").arg(config);
+    serve_with(command, port)
+}
+
+/// Starts `command` (a `serve`) and waits until `/healthz` answers on `port`.
+pub(crate) fn serve_with(mut command: Command, port: u16) -> Server {
+    let child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+
     let server = Server(child);
     let start = Instant::now();
     while http(port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {

@@ -241,6 +241,8 @@ fn write_bootstrap_rules(extension: &Path) -> Result<()> {
 
 fn test(root: &Path, browser: bool) -> Result<()> {
     step("rustfmt", cargo(&["fmt", "--all", "--check"]))?;
+    // Before clippy: the approval desk builds against MIT krb5 (libgssapi).
+    tools::ensure_approval_desk_packages()?;
     step("clippy", cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     tools::ensure_target("wasm32-unknown-unknown")?;
     step(
@@ -276,8 +278,7 @@ fn test(root: &Path, browser: bool) -> Result<()> {
     }
     println!("xtask: == the desktop host's dependencies");
     check_host_dependencies()?;
-    // The approval desk's tests run on SQLite and on a real PostgreSQL they start themselves.
-    tools::ensure_postgresql()?;
+    // The approval desk's tests start PostgreSQL and a Kerberos KDC themselves (packages above).
     step("Rust tests", cargo(&["test", "--workspace"]))?;
     for fuzz in ["wasm-core/fuzz", "native-host/fuzz"] {
         // Fuzz targets live outside the workspace; keep them compiling (running them is manual).

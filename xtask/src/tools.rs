@@ -96,15 +96,33 @@ pub fn ensure_chromium() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Debian's PostgreSQL server binaries: the approval desk's tests start a throwaway cluster
-/// from them (`initdb` into a temporary folder, as an unprivileged user).
-pub fn ensure_postgresql() -> Result<()> {
-    let installed = std::fs::read_dir("/usr/lib/postgresql")
+/// What the approval desk needs from Debian: PostgreSQL's server binaries (its tests start a
+/// throwaway cluster as an unprivileged user), MIT Kerberos' GSS-API headers and the clang
+/// libraries bindgen uses to build `libgssapi`, and a KDC, `kinit` and curl with SPNEGO for its
+/// Kerberos sign-in test.
+pub fn ensure_approval_desk_packages() -> Result<()> {
+    let postgres = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
         .flatten()
         .any(|version| version.path().join("bin/initdb").exists());
-    if installed {
+    let present = [
+        "/usr/include/gssapi/gssapi.h",
+        "/usr/sbin/krb5kdc",
+        "/usr/sbin/kadmin.local",
+        "/usr/bin/kinit",
+        "/usr/bin/curl",
+        "/usr/bin/pkg-config",
+    ]
+    .iter()
+    .all(|p| Path::new(p).exists());
+    let clang = std::fs::read_dir("/usr/lib/x86_64-linux-gnu")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .chain(std::fs::read_dir("/usr/lib/aarch64-linux-gnu").into_iter().flatten().flatten())
+        .any(|e| e.file_name().to_string_lossy().starts_with("libclang"));
+    if postgres && present && clang {
         return Ok(());
     }
     let mut update = Command::new("apt-get");
@@ -112,9 +130,21 @@ pub fn ensure_postgresql() -> Result<()> {
     step("apt-get update", update)?;
     let mut install = Command::new("apt-get");
     install
-        .args(["install", "-y", "--no-install-recommends", "postgresql"])
+        .args([
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "postgresql",
+            "libkrb5-dev",
+            "libclang-dev",
+            "pkg-config",
+            "krb5-kdc",
+            "krb5-admin-server",
+            "krb5-user",
+            "curl",
+        ])
         .env("DEBIAN_FRONTEND", "noninteractive");
-    step("install Debian's postgresql (for the approval desk's tests)", install)
+    step("install the approval desk's build and test packages", install)
 }
 
 /// `npm ci` where a package-lock.json is newer than the installed node_modules.
