@@ -89,6 +89,8 @@ struct RawAuth {
     user_header: Option<String>,
     secret_file: Option<PathBuf>,
     keytab: Option<PathBuf>,
+    #[serde(default)]
+    require_requester: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -208,6 +210,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How approvers sign in; `None`: the pages are off.
     pub auth: Option<AuthConfig>,
+    /// Whether requests must be authenticated by the domain (`auth.require_requester`).
+    pub require_requester: bool,
     /// Principals who decide every category.
     pub approvers_all: Vec<String>,
     /// Principals who decide one category.
@@ -321,6 +325,7 @@ impl Config {
                 return Err(bad("log.format", format!("is {other:?}: write \"text\" or \"json\"")))
             }
         };
+        let require_requester = raw.auth.as_ref().is_some_and(|a| a.require_requester);
         let auth = match raw.auth {
             None => None,
             Some(RawAuth { mode, keytab, .. }) if mode == "negotiate" => {
@@ -394,6 +399,7 @@ impl Config {
             requests_per_hour,
             log_format,
             auth,
+            require_requester,
             approvers_all: raw.approvers.all,
             approvers_by_category: raw.approvers.categories,
             mail,
@@ -447,6 +453,7 @@ format = "text"
 # [auth]
 # mode = "negotiate"
 # keytab = "/etc/gatehouse/desk.keytab"
+# require_requester = false   # true: refuse requests the domain did not authenticate
 # "proxy": the reverse proxy in front of the desk authenticates them and passes the principal in
 # user_header, together with the secret from secret_file in X-Gatehouse-Proxy-Secret:
 # [auth]

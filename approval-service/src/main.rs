@@ -281,6 +281,7 @@ fn access(config: &Config) -> anyhow::Result<Access> {
         auth,
         approvers: Approvers::new(&config.approvers_all, &config.approvers_by_category),
         csrf: Csrf::new().map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?,
+        require_requester: config.require_requester,
     })
 }
 

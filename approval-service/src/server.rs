@@ -48,6 +48,9 @@ pub struct Access {
     pub approvers: Approvers,
     /// The forms' CSRF tokens.
     pub csrf: Csrf,
+    /// Refuse (401, with the challenge) requests the domain did not authenticate, rather than
+    /// record the desktop's word.
+    pub require_requester: bool,
 }
 
 /// What every handler shares.
@@ -175,8 +178,16 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
         return rejected(&too_large);
     };
     let now = now_ms();
-    // The desktop's word, unless the reverse proxy authenticated the requester (Negotiate).
+    // The desktop's word, unless the domain authenticated the requester (Negotiate).
     let authenticated = app.access.auth.as_deref().and_then(|a| a.user(&headers));
+    if authenticated.is_none() && app.access.require_requester {
+        // The challenge is added on the way out; a browser with a ticket then retries.
+        return rejected(&Rejected {
+            status: 401,
+            field: None,
+            message: "sign in with your domain account (Kerberos)".into(),
+        });
+    }
     let request = match app.desk.check(&bytes, authenticated.as_deref(), now) {
         Ok(r) => r,
         Err(r) => return rejected(&r),

@@ -85,6 +85,7 @@ impl Harness {
             )),
             approvers: Approvers::new(&["bob@CORP.EXAMPLE".to_owned()], &by_category),
             csrf: Csrf::new().unwrap(),
+            require_requester: false,
         };
         let mailer = mail.map(|m| Mailer::new(m, "https://desk.corp.example").unwrap());
         Self { app: App::new(desk, access, mailer, "https://desk.corp.example".into(), limits) }

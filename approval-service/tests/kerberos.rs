@@ -127,6 +127,7 @@ impl Drop for Kdc {
 
 /// Approvers sign in with their Kerberos ticket: bob (an approver) gets the queue, mallory (not
 /// one) 403, no ticket 401 with the Negotiate challenge; a forged header counts for nothing.
+/// Requesters are authenticated the same way when the desk requires it.
 #[test]
 fn approvers_sign_in_with_kerberos() {
     let kdc = Kdc::start();
@@ -136,7 +137,7 @@ fn approvers_sign_in_with_kerberos() {
     let config = crate::cli::init(&data, Some(port));
     let text = std::fs::read_to_string(&config).unwrap()
         + &format!(
-            "[auth]\nmode = \"negotiate\"\nkeytab = \"{}\"\n[approvers]\nall = [\"bob@{REALM}\"]\n",
+            "[auth]\nmode = \"negotiate\"\nkeytab = \"{}\"\nrequire_requester = true\n[approvers]\nall = [\"bob@{REALM}\"]\n",
             kdc.keytab().display()
         );
     std::fs::write(&config, text).unwrap();
@@ -159,6 +160,34 @@ fn approvers_sign_in_with_kerberos() {
         &["-H", "Authorization: Negotiate YWJj", "-H", "X-Remote-User: bob@TEST.GATEHOUSE"],
     );
     assert_eq!(status, "HTTP/1.1 401 Unauthorized");
+
+    // Requesters too: with require_requester, a request without a ticket is challenged (401),
+    // one with alice's ticket is recorded as hers, authenticated by the domain.
+    let mut record = crate::common::record("kerberos-request-1");
+    record["principal"] = serde_json::json!(format!("alice@{REALM}"));
+    let body = record.to_string();
+    let post = ["-H", "Content-Type: application/json", "--data-binary", body.as_str()];
+    let api = format!("http://localhost:{port}/api/requests");
+    let (status, answer) = kdc.curl(None, &api, &post);
+    assert_eq!(status, "HTTP/1.1 401 Unauthorized", "{answer}");
+    let (status, answer) = kdc.curl(Some("alice"), &api, &post);
+    assert_eq!(status, "HTTP/1.1 201 Created", "{answer}");
+    let mut other = crate::common::record("kerberos-request-2");
+    other["principal"] = serde_json::json!(format!("bob@{REALM}"));
+    let other = other.to_string();
+    let (status, answer) = kdc.curl(
+        Some("mallory"),
+        &api,
+        &["-H", "Content-Type: application/json", "--data-binary", other.as_str()],
+    );
+    assert_eq!(status, "HTTP/1.1 422 Unprocessable Entity", "mallory claiming to be bob: {answer}");
+    let (_, queue) = kdc.curl(Some("bob"), &url, &[]);
+    assert!(
+        queue.contains(&format!("alice@{REALM}")) && queue.contains("authenticated by the domain"),
+        "{queue}"
+    );
+    assert!(!queue.contains("not verified"), "{queue}");
+
     let log = server.stop();
     assert!(log.contains("approvers sign in with Kerberos"), "{log}");
 }
