@@ -2,7 +2,7 @@
 // URL in the fragment (`block.html#https://…`); the service worker explains the verdict, and
 // this page renders it — text only, every label from _locales.
 
-import { $, ask, setText } from './js/dom.js';
+import { $, answer, ask, setText } from './js/dom.js';
 import { formatDate, formatTime, localise, pickName, t } from './js/i18n.js';
 import { REASONS } from './js/reasons.js';
 
@@ -45,7 +45,8 @@ async function render() {
     document.body.dataset.state = 'ready';
     return;
   }
-  info = await ask('block.info', { url: url.href === blockedUrl ? url.href : blockedUrl });
+  // Asked by js/early.js before the page was parsed.
+  info = answer(await globalThis.gatehouseBlockInfo);
   const { verdict, policy } = info;
   const action = verdict.action;
 

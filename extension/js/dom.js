@@ -32,7 +32,11 @@ export function setText(id, text) {
 
 /** Asks the service worker; resolves to `data`, rejects with its error message. */
 export async function ask(type, params = {}) {
-  const reply = await chrome.runtime.sendMessage({ type, ...params });
+  return answer(await chrome.runtime.sendMessage({ type, ...params }));
+}
+
+/** The data of the worker's reply to a message, or its error thrown. */
+export function answer(reply) {
   if (!reply) throw new Error('no answer from the Gatehouse service worker');
   if (!reply.ok) throw new Error(reply.error);
   return reply.data;
