@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod desk;
 pub mod mail;
+pub mod overview;
 pub mod pages;
 pub mod server;
 pub mod store;

@@ -11,6 +11,7 @@
 //! | `GET /desk/approved` | approvals in force, soonest end first, those ending within 7 days marked |
 //! | `POST /desk/requests/{id}/revoke` | `csrf` → revoke |
 //! | `GET /desk/history` and `/desk/history.csv` | every request this approver may see, newest first |
+//! | `GET /desk/overview` | the compliance overview ([`crate::overview`]) |
 
 use std::sync::Arc;
 
@@ -41,7 +42,7 @@ pub enum Lang {
 }
 
 impl Lang {
-    fn pick(query: Option<&str>, headers: &HeaderMap) -> Self {
+    pub(crate) fn pick(query: Option<&str>, headers: &HeaderMap) -> Self {
         let zh = |s: &str| s.trim().to_ascii_lowercase().starts_with("zh");
         match query {
             Some(q) => {
@@ -66,7 +67,7 @@ impl Lang {
         }
     }
 
-    fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Self::En => "en",
             Self::ZhTw => "zh-TW",
@@ -80,7 +81,7 @@ impl Lang {
         }
     }
 
-    fn t(self, key: &str) -> &'static str {
+    pub(crate) fn t(self, key: &str) -> &'static str {
         let (en, zh) = match key {
             "title" => ("Gatehouse approval desk", "Gatehouse 批准服務台"),
             "queue" => ("Waiting for a decision", "待決定的申請"),
@@ -117,6 +118,19 @@ impl Lang {
             "denied" => ("denied", "已拒絕"),
             "revoked" => ("revoked", "已撤銷"),
             "done" => ("Done.", "已完成。"),
+            "overview" => ("Compliance overview", "合規概覽"),
+            "in_force_by_category" => ("Approvals in force, by category", "生效中的批准（按類別）"),
+            "in_force_by_service" => ("Approvals in force, by service", "生效中的批准（按服務）"),
+            "per_week" => ("Requests per week (last 12 weeks)", "每週申請數目（最近 12 週）"),
+            "decisions" => ("Decisions", "決定"),
+            "time_to_decision" => ("Time to decision", "決定所需時間"),
+            "median" => ("median", "中位數"),
+            "p90" => ("90th percentile", "第 90 百分位"),
+            "schedule" => ("Adaptation schedule", "適應期安排"),
+            "mode" => ("Mode", "模式"),
+            "adaptation_end" => ("Blocking from", "開始封鎖"),
+            "count" => ("Number", "數目"),
+            "week_of" => ("Week of", "週（由）"),
             _ => ("?", "?"),
         };
         match self {
@@ -128,7 +142,7 @@ impl Lang {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct LangQuery {
-    lang: Option<String>,
+    pub(crate) lang: Option<String>,
     done: Option<String>,
 }
 
@@ -144,7 +158,7 @@ pub(crate) struct DecisionForm {
 }
 
 /// Who is asking: an approver, or the response that refuses them.
-fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<String, Refusal> {
+pub(crate) fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<String, Refusal> {
     let Some(auth) = app.access.auth.as_deref() else {
         return Err(Refusal(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -163,7 +177,7 @@ fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<String, Refusa
 }
 
 /// A refused page or change, rendered by [`message`].
-struct Refusal(StatusCode, Lang, &'static str);
+pub(crate) struct Refusal(StatusCode, Lang, &'static str);
 
 /// The text of a 401; [`crate::server`] adds the authentication method's challenge to it.
 pub(crate) const UNAUTHORIZED: &str = "Sign in with your domain account. If this page stays, reload it once (a browser's first Kerberos sign-in can fail).";
@@ -174,7 +188,7 @@ impl IntoResponse for Refusal {
     }
 }
 
-fn message(status: StatusCode, lang: Lang, text: &str) -> Response {
+pub(crate) fn message(status: StatusCode, lang: Lang, text: &str) -> Response {
     let body = html! {
         (DOCTYPE)
         html lang=(lang.html_lang()) {
@@ -189,7 +203,7 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 1] {
     [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]
 }
 
-fn utc(ms: i64) -> String {
+pub(crate) fn utc(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .ok()
         .and_then(|t| {
@@ -211,7 +225,7 @@ fn waited(ms: i64, lang: Lang) -> String {
     }
 }
 
-fn page(lang: Lang, user: &str, heading: &str, here: &str, content: Markup) -> Response {
+pub(crate) fn page(lang: Lang, user: &str, heading: &str, here: &str, content: Markup) -> Response {
     let other = match lang {
         Lang::En => "zh-TW",
         Lang::ZhTw => "en",
@@ -234,6 +248,7 @@ fn page(lang: Lang, user: &str, heading: &str, here: &str, content: Markup) -> R
                             li { a href={ "/desk" (q) } { (lang.t("queue")) } }
                             li { a href={ "/desk/approved" (q) } { (lang.t("approved")) } }
                             li { a href={ "/desk/history" (q) } { (lang.t("history")) } }
+                            li { a href={ "/desk/overview" (q) } { (lang.t("overview")) } }
                             li { a href={ (here) "?lang=" (other) } lang=(if other == "en" { "en" } else { "zh-Hant" }) { (lang.t("other_lang")) } }
                         }
                     }
@@ -262,21 +277,14 @@ fn requester(r: &Record) -> String {
     r.request.principal.clone().or_else(|| r.request.os_user.clone()).unwrap_or_default()
 }
 
-fn service_name(app: &App, id: &str, lang: Lang) -> String {
-    app.desk
-        .policy()
-        .services()
-        .iter()
-        .find(|s| s.id == id)
-        .map(|s| {
-            let names = serde_json::to_value(&s.name).unwrap_or_default();
-            let pick = match lang {
-                Lang::En => names.get("en"),
-                Lang::ZhTw => names.get("zh-TW").or_else(|| names.get("en")),
-            };
-            pick.and_then(|v| v.as_str()).unwrap_or(id).to_owned()
-        })
-        .unwrap_or_else(|| id.to_owned())
+pub(crate) fn service_name(app: &App, id: &str, lang: Lang) -> String {
+    match app.desk.policy().services().iter().find(|s| s.id == id) {
+        Some(s) => match lang {
+            Lang::En => s.name.en.clone(),
+            Lang::ZhTw => s.name.zh_tw.clone(),
+        },
+        None => id.to_owned(),
+    }
 }
 
 pub(crate) async fn queue(

@@ -114,6 +114,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/desk/approved", get(pages::in_force))
         .route("/desk/history", get(pages::history))
         .route("/desk/history.csv", get(pages::history_csv))
+        .route("/desk/overview", get(crate::overview::overview))
         .route("/desk/requests/{id}/approve", post(pages::approve))
         .route("/desk/requests/{id}/deny", post(pages::deny))
         .route("/desk/requests/{id}/revoke", post(pages::revoke))

@@ -373,7 +373,8 @@ async fn approvers_pages_enforce_who_may_do_what(db: &Database) {
     let (alice, bob, carol, dave) =
         ("alice@corp.example", "bob@CORP.EXAMPLE", "carol@corp.example", "dave@CORP.EXAMPLE");
 
-    for path in ["/desk", "/desk/approved", "/desk/history", "/desk/history.csv"] {
+    for path in ["/desk", "/desk/approved", "/desk/history", "/desk/history.csv", "/desk/overview"]
+    {
         assert_eq!(h.page(None, path).await.0, StatusCode::UNAUTHORIZED, "anonymous {path}");
         assert_eq!(h.page(Some(alice), path).await.0, StatusCode::FORBIDDEN, "requester {path}");
         for approver in [bob, carol, dave] {
@@ -474,6 +475,20 @@ async fn approvers_pages_enforce_who_may_do_what(db: &Database) {
     assert!(
         history.contains("&lt;b&gt;Use OneDrive&lt;/b&gt;") && !history.contains("<b>Use"),
         "{history}"
+    );
+
+    // The overview: SVG charts with the numbers beside them, in both languages, per category.
+    let (_, overview) = h.page(Some(carol), "/desk/overview").await;
+    assert!(
+        overview.contains("<svg") && overview.contains("Approvals in force, by category"),
+        "{overview}"
+    );
+    assert!(overview.contains("<td>1</td>"), "one denial: {overview}");
+    let (_, zh) = h.page(Some(carol), "/desk/overview?lang=zh-TW").await;
+    assert!(zh.contains("合規概覽") && zh.contains("個人網上郵件"), "{zh}");
+    assert!(
+        !h.page(Some(dave), "/desk/overview").await.1.contains("<td>1</td>"),
+        "another category's figures"
     );
 
     // The CSV: both requests, the formula defused, quoted per RFC 4180.
