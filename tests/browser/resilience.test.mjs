@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { blockPageReady, config, hostAvailable, openScenario, sleep, unregisterHost, withTimeout } from './lib/harness.mjs';
+import { blockPageReady, config, hostAvailable, openScenario, unregisterHost } from './lib/harness.mjs';
+import { stopWorker } from './lib/worker.mjs';
 
 const GMAIL = 'https://mail.google.com/mail/u/0/';
 const DROPBOX = 'https://www.dropbox.com/home';
@@ -85,24 +86,8 @@ test('service worker stopped through CDP: navigation still blocked', async () =>
   try {
     await s.waitFor((st) => st.readyMs && st.compiled?.install?.ok, 'rules installed');
     await s.worker();
-    // DevTools' "stop" on the worker: ServiceWorker.stopAllWorkers from a page in the extension's
-    // storage partition (https://chromedevtools.github.io/devtools-protocol/tot/ServiceWorker/).
-    const page = await s.context.newPage();
-    await page.goto(s.extensionUrl('status.html'));
-    const cdp = await s.context.newCDPSession(page);
-    const versions = [];
-    cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => versions.push(...v));
-    await cdp.send('ServiceWorker.enable');
-    await sleep(500);
-    const running = versions.find((v) => v.scriptURL.startsWith(s.extensionUrl('')) && v.runningStatus === 'running');
-    assert.ok(running, `the extension worker is running: ${JSON.stringify(versions)}`);
-    const stopped = new Promise((resolve) => cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => {
-      if (v.some((x) => x.versionId === running.versionId && x.runningStatus === 'stopped')) resolve();
-    }));
-    await cdp.send('ServiceWorker.stopAllWorkers');
-    await withTimeout(stopped, 20_000, 'DevTools to report the worker stopped');
-    await cdp.detach();
-    await page.close();
+    // DevTools' "stop" on the worker (lib/worker.mjs): it fails unless the worker was running.
+    await stopWorker(s);
     // Nothing runs JavaScript for the extension now; the rules alone must hold.
     for (const url of [GMAIL, DROPBOX]) {
       const { page } = await s.visit(url);

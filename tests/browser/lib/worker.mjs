@@ -14,10 +14,12 @@ export async function stopWorker(s) {
   const versions = [];
   cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => versions.push(...v));
   await cdp.send('ServiceWorker.enable');
-  await sleep(300);
+  await sleep(500);
   const running = versions.find((v) => v.scriptURL.startsWith(s.extensionUrl('')) && v.runningStatus === 'running');
+  // Stopping a worker that is not running proves nothing about what holds without it.
+  if (!running) throw new Error(`the extension's worker is not running: ${JSON.stringify(versions)}`);
   const stopped = new Promise((resolve) => cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: v }) => {
-    if (v.some((x) => x.versionId === running?.versionId && x.runningStatus === 'stopped')) resolve();
+    if (v.some((x) => x.versionId === running.versionId && x.runningStatus === 'stopped')) resolve();
   }));
   await cdp.send('ServiceWorker.stopAllWorkers');
   await withTimeout(stopped, 20_000, 'the worker to stop');
