@@ -166,11 +166,7 @@ impl Request {
             return Err(RequestError::TooLong(url.len()));
         }
         if let Some(web) = canonical_web_target(url) {
-            return Ok(Self {
-                resource_type,
-                web: Some(web),
-                also: Box::new([]),
-            });
+            return Ok(Self { resource_type, web: Some(web), also: Box::new([]) });
         }
         let mut parsed = url::Url::parse(url).map_err(|e| RequestError::InvalidUrl {
             url: url.chars().take(200).collect(),
