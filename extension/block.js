@@ -122,6 +122,8 @@ async function render() {
 
   show('loading', false);
   show('verdict');
+  // When the explanation was on screen, on the page's own clock (tests/browser/bench.mjs).
+  document.body.dataset.renderedMs = String(Math.round(performance.now()));
   document.body.dataset.state = 'ready';
   document.body.dataset.action = action;
   $('heading').tabIndex = -1;
