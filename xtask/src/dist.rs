@@ -80,7 +80,7 @@ pub(crate) fn release_tests(root: &Path, built: &Built) -> Result<()> {
     };
     let release = dist(root, &args)?;
     if !Path::new(WINE).exists() {
-        apt_install(&["wine64"])?;
+        tools::apt_install(&["wine64"])?;
     }
     let mut node = Command::new("node");
     node.args(["--test", "--test-concurrency=1", "tests/release/"])
@@ -459,20 +459,7 @@ fn ensure_windows_toolchain() -> Result<()> {
     {
         return Ok(());
     }
-    apt_install(&["mingw-w64", "msitools", "wixl", "dpkg"])
-}
-
-/// `apt-get update` and `apt-get install -y` (Debian: the machines this project builds on).
-pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
-    let mut update = Command::new("apt-get");
-    update.arg("update");
-    step("apt-get update", update)?;
-    let mut install = Command::new("apt-get");
-    install
-        .args(["install", "-y", "--no-install-recommends"])
-        .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    step(&format!("install {}", packages.join(" ")), install)
+    tools::apt_install(&["mingw-w64", "msitools", "wixl", "dpkg"])
 }
 
 fn wasm_bindgen(root: &Path, wasm: &Path, out: &Path) -> Result<()> {

@@ -75,21 +75,7 @@ pub fn ensure_chromium() -> Result<PathBuf> {
     if complete {
         return Ok(path);
     }
-    let mut update = Command::new("apt-get");
-    update.arg("update");
-    step("apt-get update", update)?;
-    let mut install = Command::new("apt-get");
-    install
-        .args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "chromium",
-            "chromium-l10n",
-            "fonts-noto-cjk",
-        ])
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    step("install Debian's chromium", install)?;
+    apt_install(&["chromium", "chromium-l10n", "fonts-noto-cjk"])?;
     if !path.exists() {
         bail!("chromium installed but {CHROMIUM} is missing");
     }
@@ -125,26 +111,29 @@ pub fn ensure_approval_desk_packages() -> Result<()> {
     if postgres && present && clang {
         return Ok(());
     }
+    apt_install(&[
+        "postgresql",
+        "libkrb5-dev",
+        "libclang-dev",
+        "pkg-config",
+        "krb5-kdc",
+        "krb5-admin-server",
+        "krb5-user",
+        "curl",
+    ])
+}
+
+/// `apt-get update` and `apt-get install -y` (Debian: the machines this project builds on).
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     let mut update = Command::new("apt-get");
     update.arg("update");
     step("apt-get update", update)?;
     let mut install = Command::new("apt-get");
     install
-        .args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "postgresql",
-            "libkrb5-dev",
-            "libclang-dev",
-            "pkg-config",
-            "krb5-kdc",
-            "krb5-admin-server",
-            "krb5-user",
-            "curl",
-        ])
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive");
-    step("install the approval desk's build and test packages", install)
+    step(&format!("install {}", packages.join(" ")), install)
 }
 
 /// `npm ci` where a package-lock.json is newer than the installed node_modules.
