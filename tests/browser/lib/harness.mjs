@@ -121,6 +121,8 @@ export function unregisterHost(etcDir) {
  * @param {object} [o.chromePolicies] top-level Chromium policies for the same file
  * @param {boolean|string} [o.host]  true: register GATEHOUSE_HOST_BIN; a path: register that; false: none
  * @param {string[]} [o.sentinelHosts] hosts routed to a separate server that must stay silent
+ * @param {object} [o.hostPorts]     host → local port: that host goes to 127.0.0.1:port instead of
+ *                                   the stand-ins (a real service, e.g. lib/desk.mjs's TLS front)
  * @param {string} [o.lang]          browser UI language (--lang)
  * @param {object} [o.reuse]         a closed scenario whose profile and folders to reuse
  * @param {boolean} [o.waitForWorker] wait for the extension's worker (default true)
@@ -195,8 +197,10 @@ export async function openScenario(name, o = {}) {
   else if (o.host === false) unregisterHost(dirs.etc);
 
   const sentinelHosts = o.sentinelHosts ?? reuse?.sentinelHosts ?? [];
+  const hostPorts = o.hostPorts ?? reuse?.hostPorts ?? {};
   const resolverRules = [
     ...sentinelHosts.map((h) => `MAP ${h} 127.0.0.1:${sentinel.port}`),
+    ...Object.entries(hostPorts).map(([h, port]) => `MAP ${h} 127.0.0.1:${port}`),
     `MAP * 127.0.0.1:${web.port}`,
     'EXCLUDE 127.0.0.1',
   ].join(', ');
@@ -255,6 +259,7 @@ export async function openScenario(name, o = {}) {
     web,
     sentinel,
     sentinelHosts,
+    hostPorts,
     chromePolicies,
     launchedMs,
     setPolicy,
