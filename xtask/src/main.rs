@@ -19,7 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Build the native host, the wasm engine and the extension (bootstrap rules included).
+    /// Build the native host, the admin CLI, the approval desk, the wasm engine and the extension
+    /// (bootstrap rules included).
     Build,
     /// Every check and test: fmt, clippy, Rust tests, the wasm build under Node, the browser.
     Test {
@@ -74,6 +75,8 @@ struct Built {
     /// point at their scenario folders.
     test_host_bin: PathBuf,
     cli_bin: PathBuf,
+    /// The approval desk, run by the browser tests against the real service (desk.test.mjs).
+    approval_bin: PathBuf,
 }
 
 fn build(root: &Path) -> Result<Built> {
@@ -91,6 +94,12 @@ fn build(root: &Path) -> Result<Built> {
         .context("copying the product host to target/product")?;
     check_product_host(&host_bin)?;
     check_no_signing_code(&host_bin, &root.join("target/debug/gatehouse"))?;
+    // The desk builds against MIT krb5 (libgssapi).
+    tools::ensure_approval_desk_packages()?;
+    step(
+        "approval desk",
+        cargo(&["build", "-p", "gatehouse-approval", "--bin", "gatehouse-approval"]),
+    )?;
     step(
         "native host with test hooks (for the browser tests)",
         cargo(&[
@@ -135,6 +144,7 @@ fn build(root: &Path) -> Result<Built> {
         host_bin,
         test_host_bin: root.join("target/test-hooks/debug/gatehouse-host"),
         cli_bin: root.join("target/debug/gatehouse"),
+        approval_bin: root.join("target/debug/gatehouse-approval"),
     })
 }
 
@@ -319,6 +329,7 @@ fn browser_tests(root: &Path, built: &Built) -> Result<()> {
         .env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
         .env("GATEHOUSE_PRODUCT_HOST_BIN", &built.host_bin)
         .env("GATEHOUSE_CLI_BIN", &built.cli_bin)
+        .env("GATEHOUSE_APPROVAL_BIN", &built.approval_bin)
         .env("CHROMIUM", chromium);
     step("end-to-end tests in Chromium", node)
 }
