@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
-use crate::pages::{approver, message, page, service_name, utc, Lang, LangQuery};
+use crate::pages::{approver, category_name, message, page, service_name, utc, Lang, LangQuery};
 use crate::server::{now_ms, App};
 use crate::store::{Record, State as RecordState};
 
@@ -130,17 +130,8 @@ pub(crate) async fn overview(
     let now = now_ms();
     let f = figures(&mine, now);
     let policy = app.desk.policy();
-    let category_name = |id: &str| {
-        policy.categories().get(id).map_or_else(
-            || id.to_owned(),
-            |c| match lang {
-                Lang::En => c.name.en.clone(),
-                Lang::ZhTw => c.name.zh_tw.clone(),
-            },
-        )
-    };
     let by_category: Vec<(String, u64)> =
-        f.by_category.iter().map(|(c, n)| (category_name(c), *n)).collect();
+        f.by_category.iter().map(|(c, n)| (category_name(&app, c, lang), *n)).collect();
     let by_service: Vec<(String, u64)> =
         f.by_service.iter().map(|(s, n)| (service_name(&app, s, lang), *n)).collect();
     let per_week: Vec<(String, u64)> =
@@ -172,7 +163,7 @@ pub(crate) async fn overview(
             tbody {
                 @for (id, c) in policy.categories() {
                     tr {
-                        th scope="row" { (category_name(id)) }
+                        th scope="row" { (category_name(&app, id, lang)) }
                         td { (serde_json::to_value(c.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()) }
                         td { (c.adaptation_end_ms.map(utc).unwrap_or_default()) }
                     }

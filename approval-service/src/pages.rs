@@ -287,6 +287,17 @@ pub(crate) fn service_name(app: &App, id: &str, lang: Lang) -> String {
     }
 }
 
+/// A category's name in `lang` (the policy's, else the built-in catalogue's), or its id.
+pub(crate) fn category_name(app: &App, id: &str, lang: Lang) -> String {
+    app.desk.policy().categories().get(id).map_or_else(
+        || id.to_owned(),
+        |c| match lang {
+            Lang::En => c.name.en.clone(),
+            Lang::ZhTw => c.name.zh_tw.clone(),
+        },
+    )
+}
+
 pub(crate) async fn queue(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
@@ -324,7 +335,7 @@ pub(crate) async fn queue(
                             td { (requester(r)) br; span class="note" { "(" (identity_note(r, lang)) ")" } }
                             td { (r.request.machine) }
                             td { (service_name(&app, &r.request.service, lang)) }
-                            td { (r.request.category) }
+                            td { (category_name(&app, &r.request.category, lang)) }
                             td { (r.request.justification) }
                             td { (r.request.days_requested) }
                             td { (waited(now - r.request.created_ms, lang)) }

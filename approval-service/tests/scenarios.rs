@@ -399,6 +399,12 @@ async fn approvers_pages_enforce_who_may_do_what(db: &Database) {
     let (_, zh) = h.page(Some(carol), "/desk?lang=zh-TW").await;
     assert!(zh.contains("待決定的申請") && zh.contains("由桌面電腦報告，未經核實"), "{zh}");
     assert!(zh.contains("lang=\"zh-Hant\""));
+    // The category by its name in the page's language, not its policy id.
+    assert!(
+        page.contains("<td>Personal webmail</td>") && !page.contains("<td>webmail</td>"),
+        "{page}"
+    );
+    assert!(zh.contains("<td>個人網上郵件</td>"), "{zh}");
 
     let csrf = |user: &str| h.app.access.csrf.token(user);
     let approve = format!("/desk/requests/{id}/approve");
