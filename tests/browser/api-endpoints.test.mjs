@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openScenario } from './lib/harness.mjs';
-import { sendFrom, settle } from './lib/probes.mjs';
+import { ALLOWED_PAGE, sendFromAllowedPage, settle } from './lib/probes.mjs';
 
 /** [what, URL, the host it reaches] — every URL is one the engine decides `block`. */
 const CASES = [
@@ -50,28 +50,20 @@ for (const [what, url, host] of CASES) {
     assert.ok(engineReady);
     s.sentinel.reset();
     const start = s.web.requests.length;
-    const { page, url: landed } = await s.visit('https://intranet.example/start');
-    assert.equal(landed, 'https://intranet.example/start', 'the allowed page loads');
-    const seen = {};
-    for (const kind of ['fetch', 'upload', 'form_post']) {
-      seen[kind] = await sendFrom(page, kind, url);
-    }
-    await page.close();
+    const seen = await sendFromAllowedPage(s, url, ['fetch', 'upload', 'form_post']);
     await settle();
     assert.deepEqual(contact(host), { connections: 0, requests: [] },
       `nothing reached ${host}; the page saw ${JSON.stringify(seen)}`);
     assert.equal(seen.fetch.ok, false, `fetch gets no response: ${seen.fetch.detail}`);
     assert.equal(seen.upload.ok, false, `upload gets no response: ${seen.upload.detail}`);
-    assert.ok(s.web.requests.slice(start).some((r) => r.host === 'intranet.example'), 'the allowed page itself was served');
+    assert.ok(s.web.requests.slice(start).some((r) => r.host === new URL(ALLOWED_PAGE).hostname), 'the allowed page itself was served');
   });
 }
 
 test('another API on the shared Google host (Calendar) is reached: the Gmail and Drive rules are paths', async () => {
   assert.ok(engineReady);
   s.sentinel.reset();
-  const { page } = await s.visit('https://intranet.example/start');
-  const seen = await sendFrom(page, 'fetch', 'https://www.googleapis.com/calendar/v3/users/me/calendarList');
-  await page.close();
+  const { fetch: seen } = await sendFromAllowedPage(s, 'https://www.googleapis.com/calendar/v3/users/me/calendarList', ['fetch']);
   await settle();
   assert.equal(seen.ok, true, `the fetch completes: ${seen.detail}`);
   assert.deepEqual(contact('www.googleapis.com').requests, ['GET www.googleapis.com/calendar/v3/users/me/calendarList']);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { openScenario } from './lib/harness.mjs';
-import { sendFrom, settle } from './lib/probes.mjs';
+import { ALLOWED_PAGE, sendFromAllowedPage, settle } from './lib/probes.mjs';
 
 /** [what, URL, the host it reaches] — every URL is one the engine decides `block`. */
 const CASES = [
@@ -53,13 +53,7 @@ for (const [what, url, host] of CASES) {
     assert.ok(engineReady);
     s.sentinel.reset();
     const start = s.web.requests.length;
-    const { page, url: landed } = await s.visit('https://intranet.example/start');
-    assert.equal(landed, 'https://intranet.example/start', 'the allowed page loads');
-    const seen = {};
-    for (const kind of ['sub_frame', 'fetch', 'upload', 'form_post']) {
-      seen[kind] = await sendFrom(page, kind, url);
-    }
-    await page.close();
+    const seen = await sendFromAllowedPage(s, url, ['sub_frame', 'fetch', 'upload', 'form_post']);
     const main = await s.visit(url);
     seen.main_frame = main.url;
     await main.page.close();
@@ -70,6 +64,6 @@ for (const [what, url, host] of CASES) {
     assert.equal(seen.upload.ok, false, `upload is refused: ${seen.upload.detail}`);
     // The block page, at the extension's id or its dynamic URL (use_dynamic_url).
     assert.match(seen.main_frame, /^chrome-extension:\/\/[^/]+\/block\.html#/, 'main frame lands on the block page');
-    assert.ok(s.web.requests.slice(start).some((r) => r.host === 'intranet.example'), 'the allowed page itself was served');
+    assert.ok(s.web.requests.slice(start).some((r) => r.host === new URL(ALLOWED_PAGE).hostname), 'the allowed page itself was served');
   });
 }

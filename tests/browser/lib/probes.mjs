@@ -97,3 +97,19 @@ export function socketUrl(url) {
 export async function settle(ms = 800) {
   await sleep(ms);
 }
+
+/** The allowed page the rule tests send from (any intranet host the stand-in serves). */
+export const ALLOWED_PAGE = 'https://intranet.example/start';
+
+/**
+ * Opens the allowed page, sends each of `kinds` (sendFrom) to `url` from it, closes it, and
+ * returns what the page saw per kind. Throws unless the allowed page itself loaded.
+ */
+export async function sendFromAllowedPage(s, url, kinds) {
+  const { page, url: landed } = await s.visit(ALLOWED_PAGE);
+  if (landed !== ALLOWED_PAGE) throw new Error(`the allowed page did not load: ${landed}`);
+  const seen = {};
+  for (const kind of kinds) seen[kind] = await sendFrom(page, kind, url);
+  await page.close();
+  return seen;
+}
