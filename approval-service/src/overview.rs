@@ -9,10 +9,12 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 
-use crate::pages::{approver, category_name, message, page, service_name, utc, Lang, LangQuery};
+use crate::pages::{
+    approver, category_name, message, page, service_name, utc, Lang, LangQuery, Refusal,
+};
 use crate::server::{now_ms, App};
 use crate::store::{Record, State as RecordState};
 
@@ -114,14 +116,11 @@ pub(crate) async fn overview(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = match approver(&app, &headers, lang) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let user = approver(&app, &headers, lang)?;
     let Ok(all) = app.desk.store.history(1_000_000).await else {
-        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+        return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     let mine: Vec<Record> = all
         .into_iter()
@@ -171,7 +170,7 @@ pub(crate) async fn overview(
             }
         }
     };
-    page(lang, &user, lang.t("overview"), "/desk/overview", content)
+    Ok(page(lang, &user, lang.t("overview"), "/desk/overview", content))
 }
 
 #[cfg(test)]

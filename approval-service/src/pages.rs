@@ -302,14 +302,11 @@ pub(crate) async fn queue(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = match approver(&app, &headers, lang) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let user = approver(&app, &headers, lang)?;
     let Ok(pending) = app.desk.store.list("pending", MAX_ROWS).await else {
-        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+        return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     let rows: Vec<&Record> = pending
         .iter()
@@ -362,21 +359,18 @@ pub(crate) async fn queue(
             }
         }
     };
-    page(lang, &user, lang.t("queue"), "/desk", content)
+    Ok(page(lang, &user, lang.t("queue"), "/desk", content))
 }
 
 pub(crate) async fn in_force(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = match approver(&app, &headers, lang) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let user = approver(&app, &headers, lang)?;
     let Ok(approved) = app.desk.store.list("approved", MAX_ROWS).await else {
-        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+        return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     let now = now_ms();
     let mut rows: Vec<(&Record, i64)> = approved
@@ -424,7 +418,7 @@ pub(crate) async fn in_force(
             }
         }
     };
-    page(lang, &user, lang.t("approved"), "/desk/approved", content)
+    Ok(page(lang, &user, lang.t("approved"), "/desk/approved", content))
 }
 
 fn state_text(r: &Record, lang: Lang) -> &'static str {
@@ -493,14 +487,11 @@ pub(crate) async fn history(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = match approver(&app, &headers, lang) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let user = approver(&app, &headers, lang)?;
     let Some(rows) = visible_history(&app, &user).await else {
-        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+        return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     let content = html! {
         p { a href={ "/desk/history.csv?lang=" (lang.code()) } download { (lang.t("csv")) } }
@@ -511,7 +502,7 @@ pub(crate) async fn history(
             }
         }
     };
-    page(lang, &user, lang.t("history"), "/desk/history", content)
+    Ok(page(lang, &user, lang.t("history"), "/desk/history", content))
 }
 
 /// One CSV field (RFC 4180), with a leading `'` on text a spreadsheet would run as a formula.
@@ -532,14 +523,11 @@ pub(crate) async fn history_csv(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Query(q): Query<LangQuery>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = match approver(&app, &headers, lang) {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let user = approver(&app, &headers, lang)?;
     let Some(rows) = visible_history(&app, &user).await else {
-        return message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer.");
+        return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     // A byte-order mark, so that spreadsheets read the Chinese text as UTF-8.
     let mut out = String::from("\u{feff}");
@@ -553,7 +541,7 @@ pub(crate) async fn history_csv(
         );
         out.push_str("\r\n");
     }
-    (
+    Ok((
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
@@ -565,7 +553,7 @@ pub(crate) async fn history_csv(
         ],
         out,
     )
-        .into_response()
+        .into_response())
 }
 
 /// The checks every change passes: an approver, the same site, the user's CSRF token, a desk
@@ -651,22 +639,19 @@ pub(crate) async fn approve(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<DecisionForm>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(form.lang.as_deref(), &headers);
-    let user = match change_allowed(&app, &headers, &id, &form, lang).await {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let user = change_allowed(&app, &headers, &id, &form, lang).await?;
     let Some(days) = form.days.as_deref().and_then(|d| d.trim().parse::<u32>().ok()) else {
-        return message(
+        return Ok(message(
             StatusCode::UNPROCESSABLE_ENTITY,
             lang,
             "days: give a whole number of days.",
-        );
+        ));
     };
     let result = app.desk.approve(&id, &user, days, now_ms()).await.map(|_| ());
     tell_requester(&app, &id, &result).await;
-    decided(result, lang, "/desk")
+    Ok(decided(result, lang, "/desk"))
 }
 
 pub(crate) async fn deny(
@@ -674,16 +659,13 @@ pub(crate) async fn deny(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<DecisionForm>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(form.lang.as_deref(), &headers);
-    let user = match change_allowed(&app, &headers, &id, &form, lang).await {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
+    let user = change_allowed(&app, &headers, &id, &form, lang).await?;
     let reason = form.reason.clone().unwrap_or_default();
     let result = app.desk.deny(&id, &user, &reason, now_ms()).await;
     tell_requester(&app, &id, &result).await;
-    decided(result, lang, "/desk")
+    Ok(decided(result, lang, "/desk"))
 }
 
 pub(crate) async fn revoke(
@@ -691,13 +673,10 @@ pub(crate) async fn revoke(
     Path(id): Path<String>,
     headers: HeaderMap,
     Form(form): Form<DecisionForm>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let lang = Lang::pick(form.lang.as_deref(), &headers);
-    let user = match change_allowed(&app, &headers, &id, &form, lang).await {
-        Ok(u) => u,
-        Err(r) => return r.into_response(),
-    };
-    decided(app.desk.revoke(&id, &user, now_ms()).await, lang, "/desk/approved")
+    let user = change_allowed(&app, &headers, &id, &form, lang).await?;
+    Ok(decided(app.desk.revoke(&id, &user, now_ms()).await, lang, "/desk/approved"))
 }
 
 #[cfg(test)]
