@@ -9,8 +9,8 @@
 //!   Authentication, Apache `mod_auth_gssapi`) and passes the principal in a header, with a
 //!   secret shared with the desk so that nothing else can set it.
 //!
-//! LDAP bind as a fallback and reading the approvers' AD group from the directory are not
-//! built: who may approve is a list of principals in the configuration ([`Approvers`]).
+//! Who may approve: principals listed in the configuration ([`Approvers`]) and/or the (nested)
+//! members of AD groups ([`crate::directory`]). LDAP bind as a sign-in fallback is not built.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -170,6 +170,20 @@ impl Approvers {
         let user = user.to_lowercase();
         self.all.contains(&user)
             || self.by_category.get(category).is_some_and(|s| s.contains(&user))
+    }
+
+    /// The categories `user` decides by this list.
+    pub fn rights(&self, user: &str) -> crate::directory::Rights {
+        let user = user.to_lowercase();
+        crate::directory::Rights {
+            all: self.all.contains(&user),
+            categories: self
+                .by_category
+                .iter()
+                .filter(|(_, s)| s.contains(&user))
+                .map(|(c, _)| c.clone())
+                .collect(),
+        }
     }
 
     /// Whether no approver is configured.

@@ -68,7 +68,21 @@ struct Raw {
     auth: Option<RawAuth>,
     #[serde(default)]
     approvers: RawApprovers,
+    directory: Option<RawDirectory>,
     mail: Option<RawMail>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    url: Option<String>,
+    base_dn: Option<String>,
+    realm: Option<String>,
+    bind_dn: Option<String>,
+    password_file: Option<PathBuf>,
+    ca_file: Option<PathBuf>,
+    cache_seconds: Option<i64>,
+    timeout_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +114,10 @@ struct RawApprovers {
     all: Vec<String>,
     #[serde(default)]
     categories: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    category_groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// How approvers sign in.
@@ -216,6 +234,9 @@ pub struct Config {
     pub approvers_all: Vec<String>,
     /// Principals who decide one category.
     pub approvers_by_category: std::collections::BTreeMap<String, Vec<String>>,
+    /// Approvers from AD groups (`[directory]` with `approvers.groups` /
+    /// `approvers.category_groups`); `None`: only the listed principals.
+    pub directory: Option<crate::directory::DirectoryConfig>,
     /// Mail; `None`: no mail is sent.
     pub mail: Option<crate::mail::MailConfig>,
 }
@@ -350,15 +371,43 @@ impl Config {
                 ))
             }
         };
+        let has_groups = !raw.approvers.groups.is_empty()
+            || raw.approvers.category_groups.values().any(|g| !g.is_empty());
         if auth.is_some()
             && raw.approvers.all.is_empty()
             && raw.approvers.categories.values().all(Vec::is_empty)
+            && !has_groups
         {
             return Err(bad(
                 "approvers",
-                "names nobody: under [approvers] give all = [\"bob@CORP.EXAMPLE\"] and/or per category, e.g. [approvers.categories] webmail = [\"carol@CORP.EXAMPLE\"]".into(),
+                "names nobody: under [approvers] give all = [\"bob@CORP.EXAMPLE\"] and/or per category, e.g. [approvers.categories] webmail = [\"carol@CORP.EXAMPLE\"], or AD groups with groups = [\"CN=Gatehouse Approvers,OU=Groups,DC=corp,DC=example\"] and [directory]".into(),
             ));
         }
+        for group in
+            raw.approvers.groups.iter().chain(raw.approvers.category_groups.values().flatten())
+        {
+            if !looks_like_dn(group) {
+                let key = if raw.approvers.groups.contains(group) {
+                    "approvers.groups"
+                } else {
+                    "approvers.category_groups"
+                };
+                return Err(bad(
+                    key,
+                    format!("has {group:?}, which is not a group's distinguished name: write e.g. \"CN=Gatehouse Approvers,OU=Groups,DC=corp,DC=example\""),
+                ));
+            }
+        }
+        let directory = match (raw.directory, has_groups) {
+            (None, false) => None,
+            (None, true) => {
+                return Err(bad(
+                    "directory",
+                    "is missing, but [approvers] names AD groups: add [directory] with url, base_dn, realm, bind_dn and password_file (docs/admin-guide.md, \"Approvers from AD groups\")".into(),
+                ))
+            }
+            (Some(d), _) => Some(directory(d, &raw.approvers, &in_data, &bad)?),
+        };
         let mail = match raw.mail {
             None => None,
             Some(m) => {
@@ -402,9 +451,108 @@ impl Config {
             require_requester,
             approvers_all: raw.approvers.all,
             approvers_by_category: raw.approvers.categories,
+            directory,
             mail,
         })
     }
+}
+
+/// Whether `s` has the shape of a distinguished name (`CN=…,DC=…`): attribute=value pairs.
+fn looks_like_dn(s: &str) -> bool {
+    let s = s.trim();
+    !s.is_empty()
+        && s.len() <= 1024
+        && !s.chars().any(char::is_control)
+        && s.split(',').next().is_some_and(|rdn| {
+            rdn.split_once('=').is_some_and(|(k, v)| {
+                !k.trim().is_empty()
+                    && k.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !v.trim().is_empty()
+            })
+        })
+}
+
+/// `[directory]`, validated.
+fn directory(
+    d: RawDirectory,
+    approvers: &RawApprovers,
+    in_data: &dyn Fn(PathBuf) -> PathBuf,
+    bad: &dyn Fn(&'static str, String) -> ConfigError,
+) -> Result<crate::directory::DirectoryConfig, ConfigError> {
+    let url = d.url.ok_or_else(|| {
+        bad(
+            "directory.url",
+            "is missing: write e.g. \"ldaps://dc1.corp.example\" (or ldap://… for StartTLS)".into(),
+        )
+    })?;
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "ldaps" | "ldap")
+            && u.host_str().is_some_and(|h| !h.is_empty())
+            && matches!(u.path(), "" | "/")
+            && u.query().is_none()
+            && u.username().is_empty() => {}
+        _ => {
+            return Err(bad(
+                "directory.url",
+                format!("{url:?} is not ldaps://host[:port] or ldap://host[:port] (StartTLS; plain-text LDAP is never used): write e.g. \"ldaps://dc1.corp.example\""),
+            ))
+        }
+    }
+    let base_dn = d.base_dn.ok_or_else(|| {
+        bad(
+            "directory.base_dn",
+            "is missing: write the domain's naming context, e.g. \"DC=corp,DC=example\"".into(),
+        )
+    })?;
+    if !looks_like_dn(&base_dn) {
+        return Err(bad(
+            "directory.base_dn",
+            format!("{base_dn:?} is not a distinguished name: write e.g. \"DC=corp,DC=example\""),
+        ));
+    }
+    let realm = d.realm.ok_or_else(|| {
+        bad("directory.realm", "is missing: write the Kerberos realm whose users the directory holds, e.g. \"CORP.EXAMPLE\" (principals of other realms are never approvers)".into())
+    })?;
+    if realm.is_empty() || realm.contains(['@', '/', ' ']) || realm.chars().any(char::is_control) {
+        return Err(bad(
+            "directory.realm",
+            format!("{realm:?} is not a realm: write e.g. \"CORP.EXAMPLE\""),
+        ));
+    }
+    let bind_dn = d.bind_dn.ok_or_else(|| {
+        bad("directory.bind_dn", "is missing: write the desk's service account, e.g. \"CN=desksvc,CN=Users,DC=corp,DC=example\" or \"desksvc@corp.example\"".into())
+    })?;
+    if bind_dn.trim().is_empty() {
+        return Err(bad(
+            "directory.bind_dn",
+            "is empty: write the desk's service account, e.g. \"desksvc@corp.example\"".into(),
+        ));
+    }
+    let password_file = d.password_file.ok_or_else(|| {
+        bad(
+            "directory.password_file",
+            "is missing: give an owner-only file holding the service account's password".into(),
+        )
+    })?;
+    let seconds = |key: &'static str, v: Option<i64>, default: i64, max: i64| match v {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(bad(key, format!("is {n}: give 1 to {max} seconds"))),
+    };
+    let cache = seconds("directory.cache_seconds", d.cache_seconds, 60, 3600)?;
+    let timeout = seconds("directory.timeout_seconds", d.timeout_seconds, 5, 60)?;
+    Ok(crate::directory::DirectoryConfig {
+        url,
+        base_dn,
+        realm,
+        bind_dn,
+        password_file: in_data(password_file),
+        ca_file: d.ca_file.map(in_data),
+        cache: std::time::Duration::from_secs(cache.unsigned_abs()),
+        timeout: std::time::Duration::from_secs(timeout.unsigned_abs()),
+        groups_all: approvers.groups.clone(),
+        groups_by_category: approvers.category_groups.clone(),
+    })
 }
 
 /// The configuration `init` writes, commented.
@@ -467,6 +615,23 @@ format = "text"
 # [approvers.categories]
 # webmail = ["carol@CORP.EXAMPLE"]
 
+# Or (and) AD groups: their members, through nested groups too, decide every category or one.
+# [approvers]
+# groups = ["CN=Gatehouse Approvers,OU=Groups,DC=corp,DC=example"]
+# [approvers.category_groups]
+# webmail = ["CN=Webmail Approvers,OU=Groups,DC=corp,DC=example"]
+# The directory the groups are read from: LDAP over TLS only (ldaps://, or ldap:// with
+# StartTLS), bound as a service account. An unreachable directory makes nobody an approver
+# through a group.
+# [directory]
+# url = "ldaps://dc1.corp.example"
+# base_dn = "DC=corp,DC=example"
+# realm = "CORP.EXAMPLE"
+# bind_dn = "desksvc@corp.example"
+# password_file = "directory-password"   # owner-only
+# ca_file = "/etc/gatehouse/corp-ca.pem"  # without it, the system's CA store
+# cache_seconds = 60
+
 # Mail through the intranet relay (plain SMTP): new requests to the approvers, decisions to the
 # requester (at their principal, when it is a mail address). Without [mail] no mail is sent.
 # [mail]
@@ -500,6 +665,50 @@ mod tests {
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
     }
 
+    const DIRECTORY: [(&str, &str); 5] = [
+        ("url", "\"ldaps://dc1.corp.example\""),
+        ("base_dn", "\"DC=corp,DC=example\""),
+        ("realm", "\"CORP.EXAMPLE\""),
+        ("bind_dn", "\"desksvc@corp.example\""),
+        ("password_file", "\"directory-password\""),
+    ];
+
+    /// A configuration with groups and a [directory] whose `line` replaces its key's.
+    fn dir(line: &str) -> String {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        let mut text = "public_url = \"https://d\"\n[approvers]\ngroups = [\"CN=G,DC=corp,DC=example\"]\n[directory]\n".to_owned();
+        for (k, v) in DIRECTORY {
+            if k != key {
+                text.push_str(&format!("{k} = {v}\n"));
+            }
+        }
+        if line.contains('=') {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// The same without `key`.
+    fn dir_without(key: &str) -> String {
+        dir(key)
+    }
+
+    #[test]
+    fn a_directory_configuration_parses() {
+        let c = parse(&dir("ca_file = \"ca.pem\"")).unwrap();
+        let d = c.directory.unwrap();
+        assert_eq!(d.url, "ldaps://dc1.corp.example");
+        assert_eq!(d.realm, "CORP.EXAMPLE");
+        assert_eq!(d.password_file, PathBuf::from("/srv/desk/directory-password"));
+        assert_eq!(d.ca_file, Some(PathBuf::from("/srv/desk/ca.pem")));
+        assert_eq!(d.cache, std::time::Duration::from_secs(60));
+        assert_eq!(d.groups_all, ["CN=G,DC=corp,DC=example"]);
+        // Groups alone are enough approvers for [auth].
+        let with_auth = dir("") + "[auth]\nmode = \"proxy\"\nsecret_file = \"s\"\n";
+        assert!(parse(&with_auth).is_ok());
+    }
+
     #[test]
     fn errors_name_the_key_and_the_fix() {
         let cases = [
@@ -519,12 +728,37 @@ mod tests {
             ),
             ("public_url = \"https://d\"\n[log]\nformat = \"xml\"", "`log.format`", "\"json\""),
             (
+                "public_url = \"https://d\"\n[approvers]\ngroups = [\"CN=A,DC=corp\"]",
+                "`directory` is missing",
+                "[directory]",
+            ),
+            (
+                "public_url = \"https://d\"\n[approvers]\ngroups = [\"Gatehouse Approvers\"]",
+                "`approvers.groups`",
+                "CN=Gatehouse Approvers,",
+            ),
+            (
+                "public_url = \"https://d\"\n[approvers.category_groups]\nwebmail = [\"\"]",
+                "`approvers.category_groups`",
+                "CN=Gatehouse Approvers,",
+            ),
+            (&dir("url = \"http://dc1\""), "`directory.url`", "ldaps://dc1.corp.example"),
+            (&dir("url = \"ldap://u:p@dc1\""), "`directory.url`", "StartTLS"),
+            (&dir_without("base_dn"), "`directory.base_dn` is missing", "DC=corp,DC=example"),
+            (&dir("base_dn = \"corp.example\""), "`directory.base_dn`", "DC=corp,DC=example"),
+            (&dir_without("realm"), "`directory.realm` is missing", "CORP.EXAMPLE"),
+            (&dir("realm = \"a@b\""), "`directory.realm`", "CORP.EXAMPLE"),
+            (&dir_without("bind_dn"), "`directory.bind_dn` is missing", "desksvc"),
+            (&dir_without("password_file"), "`directory.password_file` is missing", "owner-only"),
+            (&dir("cache_seconds = 0"), "`directory.cache_seconds`", "1 to 3600"),
+            (&dir("timeout_seconds = 600"), "`directory.timeout_seconds`", "1 to 60"),
+            (
                 "public_url = \"https://d\"\nlisten_on = \"x\"",
                 "unknown field `listen_on`",
                 "expected one of",
             ),
         ];
-        for (text, key, fix) in cases {
+        for (text, key, fix) in &cases {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(key) && e.contains(fix), "{text:?} → {e}");
         }

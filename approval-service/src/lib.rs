@@ -4,11 +4,12 @@
 //!
 //! [`config`] (TOML → validated config), [`store`] (SQLite or PostgreSQL, one set of
 //! migrations), [`desk`] (intake checks, decisions, signing), [`server`] (the HTTP routes), [`pages`] (the approvers' pages) and [`auth`] (who is
-//! signed in, who may decide what, CSRF).
+//! signed in, who may decide what, CSRF) with [`directory`] (approvers from AD groups).
 
 pub mod auth;
 pub mod config;
 pub mod desk;
+pub mod directory;
 pub mod mail;
 pub mod overview;
 pub mod pages;

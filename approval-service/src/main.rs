@@ -277,9 +277,19 @@ fn access(config: &Config) -> anyhow::Result<Access> {
             Some(Box::new(proxy))
         }
     };
+    let directory = match &config.directory {
+        None => None,
+        Some(d) => {
+            let directory = gatehouse_approval::directory::Directory::new(d.clone())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(url = %d.url, groups = d.groups_all.len() + d.groups_by_category.values().map(Vec::len).sum::<usize>(), "approvers also from AD groups");
+            Some(directory)
+        }
+    };
     Ok(Access {
         auth,
         approvers: Approvers::new(&config.approvers_all, &config.approvers_by_category),
+        directory,
         csrf: Csrf::new().map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?,
         require_requester: config.require_requester,
     })

@@ -118,14 +118,12 @@ pub(crate) async fn overview(
     Query(q): Query<LangQuery>,
 ) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = approver(&app, &headers, lang)?;
+    let (user, rights) = approver(&app, &headers, lang).await?;
     let Ok(all) = app.desk.store.history(1_000_000).await else {
         return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
-    let mine: Vec<Record> = all
-        .into_iter()
-        .filter(|r| app.access.approvers.may_decide(&user, &r.request.category))
-        .collect();
+    let mine: Vec<Record> =
+        all.into_iter().filter(|r| rights.may_decide(&r.request.category)).collect();
     let now = now_ms();
     let f = figures(&mine, now);
     let policy = app.desk.policy();

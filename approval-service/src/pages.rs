@@ -23,6 +23,7 @@ use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
 use crate::desk::{is_id, DecideError};
+use crate::directory::Rights;
 use crate::server::{now_ms, App};
 use crate::store::{Record, State as RecordState};
 
@@ -157,8 +158,17 @@ pub(crate) struct DecisionForm {
     reason: Option<String>,
 }
 
-/// Who is asking: an approver, or the response that refuses them.
-pub(crate) fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<String, Refusal> {
+/// The page shown when the directory cannot say whether someone is an approver.
+pub(crate) const DIRECTORY_DOWN: &str = "The directory (Active Directory) could not be reached, so the desk cannot tell whether you are an approver, and refuses until it can. Try again in a minute; if this persists, tell the desk's administrators.";
+
+/// Who is asking: an approver and what they decide, or the response that refuses them.
+/// Rights are the configured principals' plus, with `[directory]`, the AD groups'; when the
+/// directory cannot answer, only the configured ones count (fail closed).
+pub(crate) async fn approver(
+    app: &App,
+    headers: &HeaderMap,
+    lang: Lang,
+) -> Result<(String, Rights), Refusal> {
     let Some(auth) = app.access.auth.as_deref() else {
         return Err(Refusal(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -169,11 +179,26 @@ pub(crate) fn approver(app: &App, headers: &HeaderMap, lang: Lang) -> Result<Str
     let Some(user) = auth.user(headers) else {
         return Err(Refusal(StatusCode::UNAUTHORIZED, lang, UNAUTHORIZED));
     };
-    if !app.access.approvers.is_approver(&user) {
+    let listed = app.access.approvers.rights(&user);
+    let rights = match &app.access.directory {
+        None => listed,
+        Some(directory) => match directory.rights(&user).await {
+            Ok(grouped) => listed.union(grouped),
+            Err(e) if listed.is_approver() => {
+                tracing::error!(user = %user, error = %e, "directory lookup failed; only the listed rights count");
+                listed
+            }
+            Err(e) => {
+                tracing::error!(user = %user, error = %e, "directory lookup failed; refused");
+                return Err(Refusal(StatusCode::FORBIDDEN, lang, DIRECTORY_DOWN));
+            }
+        },
+    };
+    if !rights.is_approver() {
         tracing::warn!(user = %user, "not an approver");
         return Err(Refusal(StatusCode::FORBIDDEN, lang, "You are not an approver on this desk."));
     }
-    Ok(user)
+    Ok((user, rights))
 }
 
 /// A refused page or change, rendered by [`message`].
@@ -304,14 +329,12 @@ pub(crate) async fn queue(
     Query(q): Query<LangQuery>,
 ) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = approver(&app, &headers, lang)?;
+    let (user, rights) = approver(&app, &headers, lang).await?;
     let Ok(pending) = app.desk.store.list("pending", MAX_ROWS).await else {
         return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
-    let rows: Vec<&Record> = pending
-        .iter()
-        .filter(|r| app.access.approvers.may_decide(&user, &r.request.category))
-        .collect();
+    let rows: Vec<&Record> =
+        pending.iter().filter(|r| rights.may_decide(&r.request.category)).collect();
     let csrf = app.access.csrf.token(&user);
     let now = now_ms();
     let max = app.desk.max_days();
@@ -368,14 +391,14 @@ pub(crate) async fn in_force(
     Query(q): Query<LangQuery>,
 ) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = approver(&app, &headers, lang)?;
+    let (user, rights) = approver(&app, &headers, lang).await?;
     let Ok(approved) = app.desk.store.list("approved", MAX_ROWS).await else {
         return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     let now = now_ms();
     let mut rows: Vec<(&Record, i64)> = approved
         .iter()
-        .filter(|r| app.access.approvers.may_decide(&user, &r.request.category))
+        .filter(|r| rights.may_decide(&r.request.category))
         .filter_map(|r| match &r.state {
             RecordState::Approved { revoked: None, expires_ms, .. } if *expires_ms > now => {
                 Some((r, *expires_ms))
@@ -474,13 +497,9 @@ fn history_header(lang: Lang) -> [&'static str; 12] {
     ]
 }
 
-async fn visible_history(app: &App, user: &str) -> Option<Vec<Record>> {
+async fn visible_history(app: &App, rights: &Rights) -> Option<Vec<Record>> {
     let all = app.desk.store.history(MAX_ROWS).await.ok()?;
-    Some(
-        all.into_iter()
-            .filter(|r| app.access.approvers.may_decide(user, &r.request.category))
-            .collect(),
-    )
+    Some(all.into_iter().filter(|r| rights.may_decide(&r.request.category)).collect())
 }
 
 pub(crate) async fn history(
@@ -489,8 +508,8 @@ pub(crate) async fn history(
     Query(q): Query<LangQuery>,
 ) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = approver(&app, &headers, lang)?;
-    let Some(rows) = visible_history(&app, &user).await else {
+    let (user, rights) = approver(&app, &headers, lang).await?;
+    let Some(rows) = visible_history(&app, &rights).await else {
         return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     let content = html! {
@@ -525,8 +544,8 @@ pub(crate) async fn history_csv(
     Query(q): Query<LangQuery>,
 ) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let user = approver(&app, &headers, lang)?;
-    let Some(rows) = visible_history(&app, &user).await else {
+    let (_user, rights) = approver(&app, &headers, lang).await?;
+    let Some(rows) = visible_history(&app, &rights).await else {
         return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
     // A byte-order mark, so that spreadsheets read the Chinese text as UTF-8.
@@ -565,7 +584,7 @@ async fn change_allowed(
     form: &DecisionForm,
     lang: Lang,
 ) -> Result<String, Refusal> {
-    let user = approver(app, headers, lang)?;
+    let (user, rights) = approver(app, headers, lang).await?;
     // Browsers say where a form came from; a cross-site one is refused whatever it carries.
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if site.is_some_and(|s| s != "same-origin" && s != "none") {
@@ -593,7 +612,7 @@ async fn change_allowed(
             ))
         }
     };
-    if !app.access.approvers.may_decide(&user, &record.request.category) {
+    if !rights.may_decide(&record.request.category) {
         tracing::warn!(user = %user, request = id, category = %record.request.category, "approver of another category refused");
         return Err(Refusal(
             StatusCode::FORBIDDEN,

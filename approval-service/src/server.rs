@@ -44,8 +44,10 @@ pub struct Limits {
 pub struct Access {
     /// How approvers are authenticated; `None`: the pages answer 503.
     pub auth: Option<Box<dyn Authenticate>>,
-    /// Who may decide what.
+    /// Who may decide what, listed in the configuration.
     pub approvers: Approvers,
+    /// Who may decide what, by AD group membership; `None`: no `[directory]`.
+    pub directory: Option<crate::directory::Directory>,
     /// The forms' CSRF tokens.
     pub csrf: Csrf,
     /// Refuse (401, with the challenge) requests the domain did not authenticate, rather than

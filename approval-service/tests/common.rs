@@ -14,6 +14,7 @@ use gatehouse_admin::approve::ApproverKey;
 use gatehouse_approval::auth::{Approvers, Csrf, ProxyHeader, PROXY_SECRET_HEADER};
 use gatehouse_approval::config::Database;
 use gatehouse_approval::desk::Desk;
+use gatehouse_approval::directory::Directory;
 use gatehouse_approval::mail::{MailConfig, Mailer};
 use gatehouse_approval::server::{router, Access, App, Limits};
 use gatehouse_approval::store::Store;
@@ -73,6 +74,21 @@ impl Harness {
     }
 
     pub async fn with(database: &Database, limits: Limits, mail: Option<&MailConfig>) -> Self {
+        Self::build(database, limits, mail, None).await
+    }
+
+    /// A desk that also reads approvers from `directory`'s groups.
+    pub async fn with_directory(database: &Database, directory: Directory) -> Self {
+        let limits = Limits { max_body_bytes: 16 * 1024, requests_per_hour: 50 };
+        Self::build(database, limits, None, Some(directory)).await
+    }
+
+    async fn build(
+        database: &Database,
+        limits: Limits,
+        mail: Option<&MailConfig>,
+        directory: Option<Directory>,
+    ) -> Self {
         let store = Store::open(database).await.unwrap();
         let desk = Desk::new(store, policy(), key(), Vec::new());
         let by_category = BTreeMap::from([
@@ -84,6 +100,7 @@ impl Harness {
                 ProxyHeader::new("x-remote-user", PROXY_SECRET.as_bytes()).unwrap(),
             )),
             approvers: Approvers::new(&["bob@CORP.EXAMPLE".to_owned()], &by_category),
+            directory,
             csrf: Csrf::new().unwrap(),
             require_requester: false,
         };

@@ -605,3 +605,42 @@ async fn a_requester_the_domain_authenticated_is_marked_so() {
         "{page}"
     );
 }
+
+/// Fail closed: with `[directory]` and the directory unreachable, a user the groups might name
+/// gets 403 and a page saying the directory could not be reached; a listed approver still gets in
+/// with the listed rights. (The real directory: tests/ad/desk.test.mjs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_directory_makes_nobody_an_approver_through_a_group() {
+    use gatehouse_approval::directory::{Directory, DirectoryConfig};
+    use std::os::unix::fs::PermissionsExt as _;
+    let (db, dir) = sqlite();
+    let password = dir.path().join("directory-password");
+    std::fs::write(&password, "s3cret\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // A closed port on the loopback: the connection is refused at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let config = DirectoryConfig {
+        url: format!("ldaps://127.0.0.1:{port}"),
+        base_dn: "DC=corp,DC=example".into(),
+        realm: "CORP.EXAMPLE".into(),
+        bind_dn: "desksvc@corp.example".into(),
+        password_file: password,
+        ca_file: None,
+        cache: std::time::Duration::from_secs(60),
+        timeout: std::time::Duration::from_secs(2),
+        groups_all: vec!["CN=Gatehouse Approvers,CN=Users,DC=corp,DC=example".into()],
+        groups_by_category: std::collections::BTreeMap::new(),
+    };
+    let h = Harness::with_directory(&db, Directory::new(config).unwrap()).await;
+    let (status, page) = h.page(Some("erin@CORP.EXAMPLE"), "/desk").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("directory (Active Directory) could not be reached"), "{page}");
+    // Another realm is not looked up at all: an ordinary refusal.
+    let (status, page) = h.page(Some("erin@EVIL.EXAMPLE"), "/desk").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("not an approver"), "{page}");
+    let (status, page) = h.page(Some("bob@CORP.EXAMPLE"), "/desk").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+}
