@@ -1,4 +1,4 @@
-//! Validates the service catalogue (`catalogue/services.toml`) and embeds it as compact JSON.
+//! Validates the service catalogue (`catalogue/services.toml`) and the broad tier (`catalogue/broad.txt`); embeds the first as JSON and the second's SHA-512.
 
 use std::collections::BTreeSet;
 use std::{env, fs, path::Path, process::ExitCode};
@@ -41,15 +41,53 @@ struct Names {
 
 fn main() -> ExitCode {
     let source = Path::new("catalogue/services.toml");
+    let broad = Path::new("catalogue/broad.txt");
     println!("cargo::rerun-if-changed={}", source.display());
-    match build(source) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+    println!("cargo::rerun-if-changed={}", broad.display());
+    for (path, result) in [(source, build(source)), (broad, build_broad(broad))] {
+        if let Err(message) = result {
             // A broken catalogue must stop the build: the product would otherwise ship without it.
-            println!("cargo::error={}: {message}", source.display());
-            ExitCode::FAILURE
+            println!("cargo::error={}: {message}", path.display());
+            return ExitCode::FAILURE;
         }
     }
+    ExitCode::SUCCESS
+}
+
+/// Checks the broad tier (`host<TAB>category<TAB>source`, sorted, unique, whole hosts only: the
+/// static rulesets spell them as plain `requestDomains`) and writes its SHA-512, which the wasm
+/// engine requires of the file the extension hands it (`src/broad.rs`).
+fn build_broad(path: &Path) -> Result<(), String> {
+    use sha2::{Digest, Sha512};
+    let text = fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut previous: Option<&str> = None;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.starts_with('#')) {
+        let n = i + 1;
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [host, category, source] = cols.as_slice() else {
+            return Err(format!("line {n}: expected host<TAB>category<TAB>source"));
+        };
+        let valid_host = host.contains('.')
+            && host.split('.').all(|l| !l.is_empty() && l.len() <= 63)
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        if !valid_host {
+            return Err(format!("line {n}: {host:?} is not a lowercase host name"));
+        }
+        if !CATEGORIES.contains(category) || source.is_empty() {
+            return Err(format!("line {n}: unknown category {category:?} or no source"));
+        }
+        if previous.is_some_and(|p| p >= *host) {
+            return Err(format!(
+                "line {n}: {host} is out of order or repeated (run cargo xtask broad)"
+            ));
+        }
+        previous = Some(host);
+    }
+    let hex: String = Sha512::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    let out = Path::new(&env::var("OUT_DIR").map_err(|e| e.to_string())?).join("broad.sha512");
+    fs::write(out, hex).map_err(|e| e.to_string())
 }
 
 fn build(source: &Path) -> Result<(), String> {

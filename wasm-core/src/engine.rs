@@ -107,6 +107,8 @@ pub struct CategoryInfo {
     pub adaptation_end_ms: Option<i64>,
     /// Display name.
     pub name: Names,
+    /// Whether its broad tier applies (`categories.<id>.broad`).
+    pub broad: bool,
 }
 
 /// What the pages and the worker need to know about the policy.
@@ -135,6 +137,8 @@ pub struct PolicyInfo {
     pub categories: BTreeMap<String, CategoryInfo>,
     /// The built-in defaults the policy falls back to.
     pub defaults: Defaults,
+    /// Whether the broad tier is loaded, and its hosts per category.
+    pub broad_tier: crate::broad::BroadStatus,
 }
 
 /// Why a "continue" is refused: the verdict's reason (only `warned` and `adaptation_period`
@@ -321,11 +325,13 @@ impl Engine {
                         mode: c.mode,
                         adaptation_end_ms: c.adaptation_end_ms,
                         name: c.name.clone(),
+                        broad: c.broad,
                     };
                     (id.clone(), info)
                 })
                 .collect(),
             defaults: DEFAULTS,
+            broad_tier: crate::broad::status(),
         }
     }
 }

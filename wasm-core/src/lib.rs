@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod broad;
 mod catalogue;
 mod context;
 mod date;
@@ -29,6 +30,7 @@ mod wasm;
 // The public surface: what the CLI, the host, the benches and the tests use, and the types in
 // `Engine`'s signatures. Field types (rule actions, approval notes, category info…) stay
 // unnamed: read them, do not build them.
+pub use broad::{load as load_broad_tier, status as broad_tier_status, BroadError, BroadStatus};
 pub use catalogue::{services as catalogue, Names, Service};
 pub use context::{Approval, Context, Identity, NetworkFacts, Proceed, ResolvedHost};
 pub use decide::{decide, Action, Reason, Verdict};
@@ -39,7 +41,10 @@ pub use parse::Warning;
 pub use pattern::{Pattern, PatternError};
 pub use policy::{Classification, Mode, Parsed, Policy, PolicyError, BUILTIN_CATEGORIES};
 pub use request::{Request, RequestError, ResourceType};
-pub use rules::{bootstrap_rules, compile_rules, CompiledRules};
+pub use rules::{
+    bootstrap_rules, broad_rules, broad_ruleset_id, compile_rules, CompiledRules, PRIORITY_BROAD,
+    REGEX_BUDGET,
+};
 pub use scope::ScopeDecision;
 pub use token::{
     ApproverKeys, KeyError, RevocationClaims, TokenClaims, TokenRejection,

@@ -3,6 +3,7 @@
 //! policy that cannot be used at all is an error, and the caller then enforces the embedded
 //! default (fail closed).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -61,6 +62,8 @@ pub struct CategoryPolicy {
     pub adaptation_end_ms: Option<i64>,
     /// Display name.
     pub name: Names,
+    /// Whether the category's broad tier (`catalogue/broad.txt`) applies (`broad`, default true).
+    pub broad: bool,
 }
 
 /// The policy's time zone as a fixed offset east of UTC, in minutes: what a date-only value
@@ -165,8 +168,8 @@ pub enum PolicyError {
 /// What the classifier found for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification<'p> {
-    /// The service.
-    pub service: &'p ServiceInfo,
+    /// The service (built on the spot for a broad-tier host: id and name are the host).
+    pub service: Cow<'p, ServiceInfo>,
     /// The pattern that matched, in canonical form.
     pub matched_rule: String,
     /// Where the rule came from: `catalogue` or `policy`.
@@ -181,6 +184,8 @@ pub enum RuleSource {
     Catalogue,
     /// The policy's `rules`.
     Policy,
+    /// The broad tier (`catalogue/broad.txt`).
+    Broad,
 }
 
 /// A parsed, compiled policy. Build with [`Policy::from_json`] or [`Policy::embedded_default`].
@@ -244,10 +249,40 @@ impl Policy {
     /// The service and rule a request falls under, if any.
     pub fn classify(&self, request: &Request) -> Option<Classification<'_>> {
         let target = request.target()?;
-        let (pattern, &(index, rule_source)) =
-            self.classifier.find(target.host(), target.path())?;
-        let service = self.services.get(index)?;
-        Some(Classification { service, matched_rule: pattern.to_string(), rule_source })
+        if let Some((pattern, &(index, rule_source))) =
+            self.classifier.find(target.host(), target.path())
+        {
+            let service = Cow::Borrowed(self.services.get(index)?);
+            return Some(Classification {
+                service,
+                matched_rule: pattern.to_string(),
+                rule_source,
+            });
+        }
+        // The broad tier, after the catalogue and the policy's rules, on the host as requested:
+        // behind a translate proxy only a regex could spell it in the rules (`dnr.rs`), and the
+        // broad rulesets have none, so the engine does not look there either.
+        if target.via_proxy.is_some() {
+            return None;
+        }
+        let (host, category) = self.broad_find(target.host())?;
+        let service = ServiceInfo {
+            id: host.to_owned(),
+            category: category.to_owned(),
+            name: Names::same(host),
+            tenant: None,
+        };
+        Some(Classification {
+            service: Cow::Owned(service),
+            matched_rule: host.to_owned(),
+            rule_source: RuleSource::Broad,
+        })
+    }
+
+    /// The broad-tier entry covering `host`, if its category's `broad` switch is on.
+    pub(crate) fn broad_find<'h>(&self, host: &'h str) -> Option<(&'h str, &'static str)> {
+        let (entry, category) = crate::broad::tier()?.find(host)?;
+        self.categories.get(category).is_none_or(|c| c.broad).then_some((entry, category))
     }
 
     /// Whether the allowlist covers this request (by pattern or by service id).
@@ -265,6 +300,7 @@ impl Policy {
             mode: Mode::Block,
             adaptation_end_ms: None,
             name: Names::same(id),
+            broad: true,
         })
     }
 
@@ -417,7 +453,15 @@ impl Parser {
             .iter()
             .map(|&(id, en, zh_tw, zh_cn)| {
                 let name = Names { en: en.into(), zh_tw: zh_tw.into(), zh_cn: Some(zh_cn.into()) };
-                (id.to_owned(), CategoryPolicy { mode: Mode::Block, adaptation_end_ms: None, name })
+                (
+                    id.to_owned(),
+                    CategoryPolicy {
+                        mode: Mode::Block,
+                        adaptation_end_ms: None,
+                        name,
+                        broad: true,
+                    },
+                )
             })
             .collect();
         if v.is_null() {
@@ -434,8 +478,9 @@ impl Parser {
                 continue;
             }
             let Some(entry) = self.object(entry, &path) else { continue };
-            self.known_keys(entry, &path, &["mode", "adaptationEnd", "name"]);
+            self.known_keys(entry, &path, &["mode", "adaptationEnd", "name", "broad"]);
             let builtin = out.get(id).cloned();
+            let builtin_broad = builtin.as_ref().map(|b| b.broad);
             let mode = match entry.get("mode") {
                 None => Mode::Block,
                 Some(m) => self.mode(m, &format!("{path}.mode")),
@@ -448,7 +493,20 @@ impl Parser {
                 .and_then(|n| self.names(n, &format!("{path}.name")))
                 .or(builtin.map(|b| b.name))
                 .unwrap_or_else(|| Names::same(id));
-            out.insert(id.clone(), CategoryPolicy { mode, adaptation_end_ms, name });
+            // Only the built-in categories have a broad tier; elsewhere the switch is meaningless.
+            let broad = match entry.get("broad") {
+                None => true,
+                Some(_) if builtin_broad.is_none() => {
+                    self.warn(
+                        &format!("{path}.broad"),
+                        "only webmail, cloud_storage, instant_messaging and circumvention have a broad tier; ignored",
+                    );
+                    true
+                }
+                // Not a boolean: warned by `boolean`, and the tier stays on (fail closed).
+                Some(b) => self.boolean(b, &format!("{path}.broad")).unwrap_or(true),
+            };
+            out.insert(id.clone(), CategoryPolicy { mode, adaptation_end_ms, name, broad });
         }
         out
     }
@@ -1086,5 +1144,41 @@ mod tests {
         );
         assert_eq!(parsed.policy.tenants.google_allowed_domains, ["dept.gov.hk"]);
         assert_eq!(parsed.warnings.len(), 2);
+    }
+
+    #[test]
+    fn broad_tier_classifies_after_the_catalogue_and_follows_its_switch() {
+        use crate::request::ResourceType;
+        let req = |u: &str| Request::new(u, ResourceType::MainFrame).unwrap();
+        let policy = Policy::embedded_default();
+        let c = policy.classify(&req("https://www.yopmail.com/en/")).unwrap();
+        assert_eq!(
+            (c.service.id.as_str(), c.service.category.as_str(), c.rule_source),
+            ("yopmail.com", "webmail", RuleSource::Broad)
+        );
+        assert_eq!(c.matched_rule, "yopmail.com");
+        // Curated first: gmail.com is the Gmail service, not a broad entry.
+        assert_eq!(
+            policy.classify(&req("https://gmail.com/")).unwrap().rule_source,
+            RuleSource::Catalogue
+        );
+        // Behind a translate proxy the broad tier does not apply (the rules cannot spell it).
+        assert!(policy.classify(&req("https://www-yopmail-com.translate.goog/")).is_none());
+        let parsed = Policy::from_json(r#"{"categories": {"webmail": {"broad": false}}}"#).unwrap();
+        assert!(parsed.warnings.is_empty());
+        assert!(parsed.policy.classify(&req("https://yopmail.com/")).is_none());
+        assert!(parsed.policy.classify(&req("https://gmail.com/")).is_some());
+    }
+
+    #[test]
+    fn broad_switch_is_validated() {
+        let parsed = Policy::from_json(
+            r#"{"categories": {"webmail": {"broad": "no"}, "news": {"mode": "block", "broad": false}}}"#,
+        )
+        .unwrap();
+        let paths: Vec<&str> = parsed.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(paths, ["$.categories.news.broad", "$.categories.webmail.broad"]);
+        // A bad value keeps the tier on (fail closed).
+        assert!(parsed.policy.category("webmail").broad);
     }
 }

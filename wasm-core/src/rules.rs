@@ -24,6 +24,18 @@ pub const PRIORITY_BASE: u32 = 100;
 pub const PRIORITY_ALLOW: u32 = 1_000;
 /// `modifyHeaders` only applies above the highest matching allow rule.
 pub const PRIORITY_TENANT_HEADERS: u32 = 2_000;
+/// The broad tier's static rules sit just below every catalogue and policy rule: its hosts never
+/// overlap a catalogue pattern (`cargo xtask broad` drops those), so any more specific allow or
+/// carve-out rule outranks them.
+pub const PRIORITY_BROAD: u32 = PRIORITY_BASE - 1;
+/// The most regex rules the catalogue's own rules (dynamic under the embedded default, plus
+/// every static ruleset) may use: Chrome allows 1,000 per extension, and a department's policy
+/// rules need the rest. `cargo xtask build` and `regex_rules_stay_within_budget` enforce it.
+pub const REGEX_BUDGET: usize = 800;
+/// The static ruleset of a category's broad tier (`rules/broad_<category>.json`).
+pub fn broad_ruleset_id(category: &str) -> String {
+    format!("broad_{category}")
+}
 /// Domains packed into one rule's `requestDomains`.
 const DOMAINS_PER_RULE: usize = 5_000;
 /// Chrome's limit on dynamic rules that redirect or modify headers.
@@ -120,6 +132,9 @@ pub struct CompiledRules {
     pub rules: Vec<Rule>,
     /// Whether the static bootstrap ruleset can be switched off once these rules are installed.
     pub disable_bootstrap: bool,
+    /// The static broad-tier rulesets to enable (`updateEnabledRulesets`); every other
+    /// `broad_*` ruleset is disabled.
+    pub broad_rulesets: Vec<String>,
     /// When the decision changes by itself (adaptation date, approval start or end): recompile then.
     pub next_change_ms: Option<i64>,
     /// Counts.
@@ -144,6 +159,7 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
         return CompiledRules {
             rules: Vec::new(),
             disable_bootstrap: true,
+            broad_rulesets: Vec::new(),
             next_change_ms: None,
             stats: RuleStats::default(),
             overflow: Vec::new(),
@@ -153,21 +169,37 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
     let approvals: Vec<_> =
         context.approvals.iter().filter(|a| policy.trust.in_force(a, now)).collect();
     let proceeds: Vec<_> = context.proceeds.iter().filter(|p| p.until_ms > now).collect();
-    let enforced_service = |index: usize| {
-        let Some(service) = policy.services.get(index) else { return true };
-        let category = policy.category(&service.category);
+    let enforced_id = |id: &str, category_id: &str| {
+        let category = policy.category(category_id);
         // Warns today: warn mode, or block mode before its adaptation date (as `decide`).
         let warns = match category.mode {
             Mode::Warn => true,
             Mode::Block => category.adaptation_end_ms.is_some_and(|end| now < end),
             Mode::Off | Mode::Monitor => false,
         };
-        let proceeded = warns && proceeds.iter().any(|p| p.covers(&service.id, now));
+        let proceeded = warns && proceeds.iter().any(|p| p.covers(id, now));
         matches!(category.mode, Mode::Warn | Mode::Block)
             && !proceeded
-            && !policy.allowed_services.contains(&service.id)
-            && !approvals.iter().any(|a| a.covers(&service.id, &service.category))
+            && !policy.allowed_services.contains(id)
+            && !approvals.iter().any(|a| a.covers(id, category_id))
     };
+    let enforced_service = |index: usize| {
+        let Some(service) = policy.services.get(index) else { return true };
+        enforced_id(&service.id, &service.category)
+    };
+    // A category's broad ruleset is on while the category is enforced as a whole: its switch
+    // is on, it warns or blocks, and no approval covers the whole category.
+    let broad_rulesets: Vec<String> = crate::policy::BUILTIN_CATEGORIES
+        .iter()
+        .map(|c| c.0)
+        .filter(|id| {
+            let category = policy.category(id);
+            category.broad
+                && matches!(category.mode, Mode::Warn | Mode::Block)
+                && !approvals.iter().any(|a| a.categories.iter().any(|c| c == id))
+        })
+        .map(broad_ruleset_id)
+        .collect();
 
     let mut enforced = Matcher::default();
     let mut carved = Vec::new();
@@ -178,8 +210,32 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
             carved.push(pattern.to_pattern());
         }
     }
-    // A non-enforced pattern only needs an allow rule where a broader enforced one covers it.
-    carved.retain(|p| enforced.find(p.host(), p.path().unwrap_or("/")).is_some());
+    // A non-enforced pattern only needs an allow rule where a broader enforced one covers it:
+    // a catalogue or policy pattern, or an enabled broad-tier host.
+    carved.retain(|p| {
+        enforced.find(p.host(), p.path().unwrap_or("/")).is_some()
+            || broad_enabled(policy, &broad_rulesets, p.host()).is_some()
+    });
+    // Broad-tier hosts opened for this user (approved, continued past, allowlisted by service
+    // id) while their ruleset stays on: an allow rule each, above the ruleset's priority.
+    let mut exceptions: Vec<&str> = approvals
+        .iter()
+        .flat_map(|a| a.services.iter())
+        .chain(proceeds.iter().map(|p| &p.service))
+        .chain(policy.allowed_services.iter())
+        .map(String::as_str)
+        .collect();
+    exceptions.sort_unstable();
+    exceptions.dedup();
+    for id in exceptions {
+        if let Some((host, category)) = broad_enabled(policy, &broad_rulesets, id) {
+            if host == id && !enforced_id(id, category) {
+                if let Ok(p) = Pattern::parse(host) {
+                    carved.push(p);
+                }
+            }
+        }
+    }
     let enforced: Vec<Pattern> = enforced.iter().map(|(p, ())| p.to_pattern()).collect();
 
     let mut out = Builder::default();
@@ -192,7 +248,51 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
     out.stats.allowed_patterns = carved.len() + allowlisted.len();
 
     let next_change_ms = next_change(policy, context, &approvals);
-    out.finish(true, next_change_ms)
+    let mut compiled = out.finish(true, next_change_ms);
+    compiled.broad_rulesets = broad_rulesets;
+    compiled
+}
+
+/// The broad-tier entry covering `host` when its category's ruleset is among `enabled`.
+fn broad_enabled<'h>(
+    policy: &Policy,
+    enabled: &[String],
+    host: &'h str,
+) -> Option<(&'h str, &'static str)> {
+    policy.broad_find(host).filter(|(_, category)| enabled.contains(&broad_ruleset_id(category)))
+}
+
+/// The static ruleset of one category's broad tier (`rules/broad_<category>.json`): its hosts in
+/// plain `requestDomains`, navigations redirected to the block page, everything else blocked —
+/// one `^.+$` regex per redirect rule (the redirect needs the URL), no other regex. Sorted and
+/// numbered from 1, so the output is byte-identical for the same tier. Empty when the tier is
+/// not loaded. Never part of the bootstrap ruleset ([`bootstrap_rules`]).
+pub fn broad_rules(category: &str, block_page_url: &str) -> Vec<Rule> {
+    let Some(tier) = crate::broad::tier() else { return Vec::new() };
+    let hosts = tier.hosts_of(category);
+    let mut out = Builder::default();
+    let redirect = RuleAction {
+        kind: "redirect",
+        redirect: Some(Redirect { regex_substitution: format!("{block_page_url}#\\0") }),
+        request_headers: None,
+    };
+    let block = RuleAction { kind: "block", redirect: None, request_headers: None };
+    for chunk in hosts.chunks(DOMAINS_PER_RULE) {
+        let nav = Condition {
+            request_domains: Some(chunk.to_vec()),
+            regex_filter: Some("^.+$".into()),
+            resource_types: Some(NAVIGATION.to_vec()),
+            ..Condition::default()
+        };
+        let rest = Condition {
+            request_domains: Some(chunk.to_vec()),
+            excluded_resource_types: Some(NAVIGATION.to_vec()),
+            ..Condition::default()
+        };
+        out.push(PRIORITY_BROAD, redirect.clone(), nav);
+        out.push(PRIORITY_BROAD, block.clone(), rest);
+    }
+    out.rules
 }
 
 /// The static bootstrap ruleset, enabled from install so that nothing loads before the first
@@ -421,6 +521,7 @@ impl Builder {
         CompiledRules {
             rules: self.rules,
             disable_bootstrap,
+            broad_rulesets: Vec::new(),
             next_change_ms,
             stats: self.stats,
             overflow,
@@ -605,6 +706,101 @@ mod tests {
         assert!(!domains_with(&out.rules, "redirect").contains(&"mail.google.com".to_owned()));
         assert!(domains_with(&out.rules, "redirect").contains(&"drive.google.com".to_owned()));
         assert_eq!(out.next_change_ms, Some(approval.expires_ms));
+    }
+
+    /// The catalogue's regex rules — dynamic under the embedded default, the bootstrap ruleset
+    /// (on together with them for a moment) and every broad ruleset — leave a department's own
+    /// rules at least `MAX_REGEX_RULES - REGEX_BUDGET` of Chrome's 1,000.
+    #[test]
+    fn regex_rules_stay_within_budget() {
+        let regexes =
+            |rules: &[Rule]| rules.iter().filter(|r| r.condition.regex_filter.is_some()).count();
+        let dynamic = compile("{}", &Context::default()).stats.regex_rules;
+        let bootstrap = regexes(&bootstrap_rules(BLOCK));
+        let broad: usize = crate::policy::BUILTIN_CATEGORIES
+            .iter()
+            .map(|c| regexes(&broad_rules(c.0, BLOCK)))
+            .sum();
+        let total = dynamic + bootstrap + broad;
+        eprintln!(
+            "regex rules: {dynamic} dynamic + {bootstrap} bootstrap + {broad} broad = {total}"
+        );
+        assert!(total <= REGEX_BUDGET, "{total} regex rules exceed the budget of {REGEX_BUDGET}");
+    }
+
+    /// Broad rulesets are plain host lists: no regex but the redirect's `^.+$`, no path, no
+    /// translate-proxy spelling; sorted and numbered, so two builds are byte-identical.
+    #[test]
+    fn broad_rulesets_are_plain_deterministic_host_rules() {
+        for (category, ..) in crate::policy::BUILTIN_CATEGORIES {
+            let rules = broad_rules(category, BLOCK);
+            assert!(!rules.is_empty(), "{category}");
+            assert_eq!(rules, broad_rules(category, BLOCK));
+            for (i, r) in rules.iter().enumerate() {
+                assert_eq!(r.id as usize, i + 1);
+                assert_eq!(r.priority, PRIORITY_BROAD);
+                assert!(r.condition.regex_filter.as_deref().is_none_or(|re| re == "^.+$"));
+                let domains = r.condition.request_domains.as_deref().unwrap_or_default();
+                assert!(!domains.is_empty() && domains.windows(2).all(|w| w[0] < w[1]));
+            }
+        }
+        let webmail = domains_with(&broad_rules("webmail", BLOCK), "redirect");
+        assert!(webmail.contains(&"yopmail.com".to_owned()));
+        // Never in the bootstrap ruleset.
+        assert!(!domains_with(&bootstrap_rules(BLOCK), "redirect").contains(&"yopmail.com".into()));
+    }
+
+    #[test]
+    fn broad_rulesets_follow_the_policy() {
+        let all: Vec<String> =
+            crate::policy::BUILTIN_CATEGORIES.iter().map(|c| broad_ruleset_id(c.0)).collect();
+        assert_eq!(compile("{}", &Context::default()).broad_rulesets, all);
+        let off = compile(
+            r#"{"categories": {"webmail": {"broad": false}, "circumvention": {"mode": "monitor"}}}"#,
+            &Context::default(),
+        );
+        assert_eq!(off.broad_rulesets, ["broad_cloud_storage", "broad_instant_messaging"]);
+        let out_of_scope = compile(
+            r#"{"scope": {"joinedDomains": ["corp.example"]}}"#,
+            &Context { identity: Some(crate::Identity::default()), ..Context::default() },
+        );
+        assert!(out_of_scope.broad_rulesets.is_empty());
+    }
+
+    #[test]
+    fn a_broad_host_approved_for_the_user_gets_an_allow_rule() {
+        let policy_json =
+            json!({"approvals": {"keys": [jwk("dept-1", &signing_key(1))]}}).to_string();
+        let policy = Policy::from_json(&policy_json).unwrap().policy;
+        let mut c = claims();
+        c["services"] = json!(["yopmail.com"]);
+        let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &c, &signing_key(1));
+        let approval = policy.verify_approval(&token, Some(&alice()), NOW, "user").unwrap();
+        let ctx = Context { now_ms: NOW, approvals: vec![approval], ..Context::default() };
+        let out = compile_rules(&policy, &ctx, BLOCK);
+        assert!(out.broad_rulesets.contains(&"broad_webmail".to_owned()));
+        let allow = out
+            .rules
+            .iter()
+            .find(|r| {
+                r.action.kind == "allow"
+                    && r.condition
+                        .request_domains
+                        .as_deref()
+                        .is_some_and(|d| d.contains(&"yopmail.com".to_owned()))
+            })
+            .expect("an allow rule for the approved broad host");
+        assert!(allow.priority > PRIORITY_BROAD);
+        // A whole-category approval switches the ruleset off instead.
+        let mut c = claims();
+        c["services"] = json!([]);
+        c["categories"] = json!(["webmail"]);
+        let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &c, &signing_key(1));
+        let approval = policy.verify_approval(&token, Some(&alice()), NOW, "user").unwrap();
+        let ctx = Context { now_ms: NOW, approvals: vec![approval], ..Context::default() };
+        assert!(!compile_rules(&policy, &ctx, BLOCK)
+            .broad_rulesets
+            .contains(&"broad_webmail".into()));
     }
 
     /// Chromium skips a rule whose regex compiles past 2 KB of RE2 memory, and the whole

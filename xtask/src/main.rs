@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Parser, Subcommand};
 
 mod ad;
+mod broad;
 mod dist;
 mod tools;
 
@@ -35,6 +36,9 @@ enum Task {
     /// The release folder an administrator rolls out: CRX3 + updates.xml, store zips, MSI,
     /// .deb, host and CLI for Linux and Windows, policy templates, SHA256SUMS (target/dist/).
     Dist(dist::DistArgs),
+    /// Refresh the broad tier (wasm-core/catalogue/broad.txt) from its sources and report what
+    /// changed: added, removed, newly conflicting with the top-10k list.
+    Broad(broad::BroadArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,7 @@ fn run() -> Result<()> {
         Task::Demo => demo(&root),
         Task::Bench => bench(&root),
         Task::Dist(args) => dist::dist(&root, &args).map(drop),
+        Task::Broad(args) => broad::broad(&root, &args),
     }
 }
 
