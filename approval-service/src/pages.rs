@@ -113,7 +113,7 @@ impl Lang {
             "days_granted" => ("Days granted", "批准日數"),
             "none" => ("Nothing here.", "沒有項目。"),
             "reported" => ("reported by the desktop, not verified", "由桌面電腦報告，未經核實"),
-            "kerberos" => ("authenticated by the domain", "已由網域驗證"),
+            "kerberos" => ("authenticated by the domain (Kerberos)", "已由網域驗證（Kerberos）"),
             "pending" => ("pending", "待決定"),
             "approved_state" => ("approved", "已批准"),
             "denied" => ("denied", "已拒絕"),

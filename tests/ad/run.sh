@@ -6,8 +6,9 @@
 #   tests/ad/run.sh [--no-browser] [test files…]
 #
 # Environment: GATEHOUSE_HOST_BIN, GATEHOUSE_CLI_BIN (default target/debug/…), and for the
-# browser scenarios GATEHOUSE_EXTENSION_DIR and CHROMIUM (as for tests/browser/); `cargo xtask
-# test` sets them all. GATEHOUSE_AD_KEEP=1 leaves the domain folder's logs in place on failure.
+# browser scenarios GATEHOUSE_EXTENSION_DIR, CHROMIUM (as for tests/browser/) and
+# GATEHOUSE_APPROVAL_BIN (the approval desk, default target/debug/gatehouse-approval); `cargo
+# xtask test` sets them all. GATEHOUSE_AD_KEEP=1 leaves the domain folder's logs in place on failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -22,12 +23,19 @@ done
 if [ ${#files[@]} -eq 0 ]; then
   files=("$here/host.test.mjs" "$here/principal.test.mjs")
   if [ $browser = 1 ] && [ -f "$here/browser.test.mjs" ]; then files+=("$here/browser.test.mjs"); fi
+  if [ $browser = 1 ] && [ -f "$here/desk.test.mjs" ]; then files+=("$here/desk.test.mjs"); fi
 fi
 
 export GATEHOUSE_HOST_BIN=${GATEHOUSE_HOST_BIN:-$repo/target/debug/gatehouse-host}
 export GATEHOUSE_CLI_BIN=${GATEHOUSE_CLI_BIN:-$repo/target/debug/gatehouse}
+export GATEHOUSE_APPROVAL_BIN=${GATEHOUSE_APPROVAL_BIN:-$repo/target/debug/gatehouse-approval}
 for b in "$GATEHOUSE_HOST_BIN" "$GATEHOUSE_CLI_BIN"; do
   [ -x "$b" ] || { echo "run.sh: $b is not built (cargo build -p gatehouse-host -p gatehouse-admin)" >&2; exit 1; }
+done
+for f in "${files[@]}"; do
+  if [ "$(basename "$f")" = desk.test.mjs ] && [ ! -x "$GATEHOUSE_APPROVAL_BIN" ]; then
+    echo "run.sh: $GATEHOUSE_APPROVAL_BIN is not built (cargo build -p gatehouse-approval)" >&2; exit 1
+  fi
 done
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (namespaces, mounts, a domain controller)" >&2; exit 1; }
 

@@ -15,7 +15,8 @@ pub(crate) fn ad_tests(root: &Path, built: &Built, browser: bool) -> Result<()> 
     let mut run = Command::new(root.join("tests/ad/run.sh"));
     run.env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
         .env("GATEHOUSE_CLI_BIN", &built.cli_bin)
-        .env("GATEHOUSE_EXTENSION_DIR", &built.extension);
+        .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
+        .env("GATEHOUSE_APPROVAL_BIN", &built.approval_bin);
     if browser {
         run.env("CHROMIUM", tools::ensure_chromium()?);
         tools::ensure_node_modules(&root.join("tests/browser"))?;

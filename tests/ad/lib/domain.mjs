@@ -48,7 +48,7 @@ export const domain = {
     ws01: { pid: Number(env.WS01_PID), fqdn: `ws01.${env.DOMAIN}`, joined: true },
     ws02: { pid: Number(env.WS02_PID), fqdn: `ws02.${env.DOMAIN}`, joined: false },
   },
-  users: Object.fromEntries(['alice', 'bob'].map((u) => [u, {
+  users: Object.fromEntries(['alice', 'bob', 'mallory'].map((u) => [u, {
     name: u,
     upn: `${u}@${env.DOMAIN}`, // what SSSD calls the user: alice@corp.example
     krbPrincipal: `${u}@${env.REALM}`, // what the ticket says: alice@CORP.EXAMPLE
@@ -56,6 +56,18 @@ export const domain = {
     gid: Number(env[`${u.toUpperCase()}_GID`]),
     ccache: env[`${u.toUpperCase()}_CCACHE`],
   }])),
+  /** The approval desk's pieces in the directory (domain.sh `desk_setup`). */
+  desk: {
+    fqdn: env.DESK_FQDN, // desk.corp.example
+    spn: env.DESK_SPN, // HTTP/desk.corp.example
+    keytab: env.DESK_KEYTAB,
+    bind: env.DESK_BIND, // desksvc@corp.example
+    passwordFile: env.DESK_PASSWORD_FILE,
+    caFile: env.DC_CA, // the CA of the DC's LDAPS certificate
+    baseDn: env.BASE_DN,
+    approversGroup: env.APPROVERS_GROUP_DN, // bob is in it through nestedGroup only
+    nestedGroup: env.NESTED_GROUP_DN,
+  },
 };
 
 /** Runs domain.sh (dc-stop, dc-start). */

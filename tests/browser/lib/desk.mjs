@@ -54,12 +54,16 @@ const tomlString = (s) => JSON.stringify(s); // a TOML basic string is a JSON st
  * Starts a desk.
  * @param {object} o
  * @param {string} o.publicUrl      the address desktops use (status URLs are built from it)
- * @param {object} o.approvers      `{all: [...], categories: {category: [...]}}` (the [approvers] table)
+ * @param {object} o.approvers      `{all: [...], categories: {category: [...]}, groups: [DN...],
+ *                                  categoryGroups: {category: [DN...]}}` (the [approvers] table)
+ * @param {object} [o.negotiate]    `{keytab, requireRequester}`: the desk does Kerberos itself
+ *                                  (auth.mode = "negotiate") instead of trusting the proxy's headers
+ * @param {object} [o.directory]    the [directory] table, keys as in the TOML (url, base_dn, …)
  * @param {(keys: object[]) => object} [o.policy] the department policy, given the desk's public
  *                                  keys; written to a file the desk reads (`policy`)
  * @param {{key, cert}} [o.tls]     start the TLS front with this certificate
  */
-export async function startDesk({ publicUrl, approvers, policy, tls } = {}) {
+export async function startDesk({ publicUrl, approvers, policy, tls, negotiate, directory } = {}) {
   if (!approvalAvailable()) throw new Error(`no gatehouse-approval at ${approvalBin} (cargo build -p gatehouse-approval, or set GATEHOUSE_APPROVAL_BIN)`);
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-desk-'));
   const dataDir = path.join(root, 'desk');
@@ -78,17 +82,28 @@ export async function startDesk({ publicUrl, approvers, policy, tls } = {}) {
     fs.writeFileSync(policyFile, JSON.stringify(policy(keys), null, 2));
     text = text.replace(/^# policy = .*$/m, `policy = ${tomlString(policyFile)}`);
   }
-  text += `
+  const list = (items) => `[${items.map(tomlString).join(', ')}]`;
+  const table = (o) => Object.entries(o ?? {}).map(([k, v]) => `${k} = ${Array.isArray(v) ? list(v) : tomlString(v)}`).join('\n');
+  text += negotiate ? `
+[auth]
+mode = "negotiate"
+keytab = ${tomlString(negotiate.keytab)}
+require_requester = ${Boolean(negotiate.requireRequester)}
+` : `
 [auth]
 mode = "proxy"
 user_header = "X-Remote-User"
 secret_file = "proxy-secret"
-
-[approvers]
-all = [${(approvers?.all ?? []).map(tomlString).join(', ')}]
-[approvers.categories]
-${Object.entries(approvers?.categories ?? {}).map(([c, users]) => `${c} = [${users.map(tomlString).join(', ')}]`).join('\n')}
 `;
+  text += `
+[approvers]
+all = ${list(approvers?.all ?? [])}
+groups = ${list(approvers?.groups ?? [])}
+[approvers.categories]
+${table(approvers?.categories)}
+[approvers.category_groups]
+${table(approvers?.categoryGroups)}
+${directory ? `[directory]\n${table(directory)}\n` : ''}`;
   fs.writeFileSync(configFile, text);
 
   const log = [];

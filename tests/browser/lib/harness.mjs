@@ -132,6 +132,8 @@ export function unregisterHost(etcDir) {
  * @param {boolean} [o.standIns]     false: the real network instead of the stand-in servers
  * @param {boolean} [o.headless]     false: a window (needs $DISPLAY)
  * @param {string} [o.devLog]        a unix datagram socket to mount at /dev/log in the namespace (lib/syslog.mjs)
+ * @param {object} [o.localState]    written as the new profile's `Local State` before launch (e.g.
+ *                                   Kerberos: /work/shared/KERBEROS-SSO.md, the first-challenge pitfall)
  */
 export async function openScenario(name, o = {}) {
   checkBuild();
@@ -150,6 +152,7 @@ export async function openScenario(name, o = {}) {
     fs.mkdirSync(path.join(dirs.etc, 'policies', 'managed'), { recursive: true });
     // --load-extension writes _metadata/ into the folder: load a scratch copy.
     copyDir(config.extensionDir, dirs.extension);
+    if (o.localState) fs.writeFileSync(path.join(dirs.profile, 'Local State'), JSON.stringify(o.localState));
   }
   const tls = makeCertificate(ensureDir(path.join(os.tmpdir(), 'gatehouse-standin-cert')));
   const web = reuse?.web ?? await startStandIn({ name: 'web', tls });
