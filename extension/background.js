@@ -252,7 +252,9 @@ async function refreshRevocations() {
   const result = await revocations.refresh(state.policy.engine, feed.url);
   state.revocationList = { ...result, minutes: feed.minutes };
   if (result.status === 'rejected') console.warn('gatehouse: the revocation list was ignored:', result.error);
-  if (result.added > 0) await recompile('revocation list');
+  // A newly signed list can revoke, and its signing time is what keeps approvals honoured
+  // (approvals.revocationListMaxHours): either way the rules follow at once.
+  if (result.status === 'applied') await recompile('revocation list');
 }
 
 /** Stores a token through the host (which must be there to keep it); throws why it could not. */

@@ -7,7 +7,7 @@ import { formatDate, formatTime, localise, pickName, t } from './js/i18n.js';
 import { REASONS } from './js/reasons.js';
 
 /** Reasons a token for this service is not in force that the page explains in words. */
-const APPROVAL_NOTES = new Set(['expired', 'revoked', 'not_yet_valid', 'other_user', 'other_machine']);
+const APPROVAL_NOTES = new Set(['expired', 'revoked', 'not_yet_valid', 'other_user', 'other_machine', 'revocation_list_stale']);
 /** Reason codes with a sentence of their own in _locales (`reason_<code>`). */
 const KNOWN_REASONS = new Set(REASONS);
 

@@ -123,6 +123,9 @@ pub struct Desk {
 /// within this time (desktops poll every few minutes).
 const REVOCATIONS_CACHED: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often the revocation list is signed anew although unchanged.
+const REVOCATIONS_RESIGNED_MS: i64 = 3_600_000;
+
 impl Desk {
     /// A desk signing with `key`, publishing `retired` keys too.
     pub fn new(store: Store, policy: Policy, key: ApproverKey, retired: Vec<ApproverKey>) -> Self {
@@ -370,6 +373,9 @@ impl Desk {
         let ids = self.store.revoked_jtis(now_ms).await?;
         let mut hash = Sha256::new();
         hash.update(self.key.kid().as_bytes());
+        // A new tag every hour even when nothing changed, so desktops fetch a newly signed
+        // list: its `iat` is what keeps their approvals honoured (revocationListMaxHours).
+        hash.update(now_ms.div_euclid(REVOCATIONS_RESIGNED_MS).to_be_bytes());
         for id in &ids {
             hash.update(b"\n");
             hash.update(id.as_bytes());

@@ -519,7 +519,7 @@ function signList(privateKey, kid, revoked) {
   return `${head}.${body}.${b64url(crypto.sign(null, Buffer.from(`${head}.${body}`), privateKey))}`;
 }
 
-test('the desk\'s signed revocation list: a forged one is ignored and reported, the real one closes access at the next fetch — no policy update', async () => {
+test('the desk\'s signed revocation list: a forged one is ignored, approvals wait for a good one, the real one closes access at the next fetch — and a desk cut off with its kept list deleted holds approvals, never revives them', async () => {
   const KOOFR = 'https://app.koofr.net/app/storage';
   const nowS = Math.floor(Date.now() / 1000);
   const token = sign(nodeKey.privateKey, { iss: KID, sub: principal, machine: 'ws01', services: ['koofr'], purpose: 'Archive transfer', nbf: nowS - 60, exp: nowS + 86400, jti: 'appr-rl-0001' });
@@ -527,10 +527,11 @@ test('the desk\'s signed revocation list: a forged one is ignored and reported, 
   assert.equal(await importToken(page, token), 'accepted');
   await assertLoads(KOOFR);
 
-  // The desk's list, answered by the test: ETag and 304 as approval-service/ does.
+  // The desk's list, answered by the test: ETag and 304 as approval-service/ does; `null`: down.
   let list = signList(crypto.generateKeyPairSync('ed25519').privateKey, KID, ['appr-rl-0001']); // forged
   const served = [];
   s.web.routes.set('desk.corp.example/api/revocations', (req, res) => {
+    if (list === null) { res.writeHead(503); res.end(); return; }
     const etag = `"${crypto.createHash('sha256').update(list).digest('hex').slice(0, 16)}"`;
     served.push(req.headers['if-none-match'] ?? null);
     if (req.headers['if-none-match'] === etag) { res.writeHead(304, { etag }); res.end(); return; }
@@ -538,20 +539,51 @@ test('the desk\'s signed revocation list: a forged one is ignored and reported, 
     res.end(list);
   });
   const url = `${DESK}/api/revocations`;
+  const onHold = (st) => st.rejected.some((r) => r.claims?.id === 'appr-rl-0001' && r.reason === 'revocation_list_stale');
   policy = { ...policy, approvals: { ...policy.approvals, revocationListUrl: url, revocationListMinutes: 2 } };
   try {
     s.setPolicy(policy);
     let st = await s.waitForEnforced((x) => x.revocationList?.url === url, 'the first fetch of the list');
     assert.equal(st.revocationList.status, 'rejected', 'a list not signed by a trusted key is ignored');
     assert.match(st.revocationList.error, /signature|key/i);
-    assert.ok(st.approvals.some((a) => a.id === 'appr-rl-0001'), 'and changes nothing');
+    // It revokes nothing; but with no verified list yet, approvals wait (fail closed).
+    assert.ok(!st.approvals.some((a) => a.id === 'appr-rl-0001'), 'not in force without a verified list');
+    assert.ok(onHold(st), `on hold, not revoked: ${JSON.stringify(st.rejected)}`);
     const sw = await s.worker();
     assert.equal((await sw.evaluate(() => chrome.alarms.get('gatehouse.revocations')))?.periodInMinutes, 2, 'fetched on the policy\'s interval');
+    let blocked = await assertBlocked(KOOFR);
+    assert.match(await blocked.locator('#approval-notes').textContent(), /appr-rl-0001 .*on hold/);
+    await blocked.close();
+
+    // The desk's real list, revoking nothing: the approval is honoured again.
+    list = signList(nodeKey.privateKey, KID, []);
+    let fetchedMs = Date.now();
+    await page.reload();
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.click('#refresh');
+    st = await s.waitForEnforced((x) => x.revocationList?.checkedMs >= fetchedMs && x.revocationList.status === 'applied'
+      && x.compiled?.atMs >= x.revocationList.checkedMs, 'a good list applied');
+    assert.ok(st.approvals.some((a) => a.id === 'appr-rl-0001'), 'in force with a recent verified list');
     await assertLoads(KOOFR);
 
-    // The desk revokes: the real list. "Check again" stands in for the alarm's next run.
+    // The way around it, tried: the desk made unreachable and the kept list deleted (what the
+    // user can do to their profile with the browser closed; a new engine is what a restart
+    // makes). With no recent list, approvals are held — a desk-only revocation cannot revive.
+    list = null;
+    await sw.evaluate(() => chrome.storage.local.remove('gatehouse.revocationList'));
+    const cutMs = Date.now();
+    policy = { ...policy, approvals: { ...policy.approvals, revocationListMinutes: 3 } };
+    s.setPolicy(policy);
+    st = await s.waitForEnforced((x) => x.policy?.loadedMs >= cutMs && x.revocationList?.checkedMs >= cutMs, 'a new engine, the desk out of reach');
+    assert.equal(st.revocationList.status, 'unreachable');
+    assert.ok(!st.approvals.some((a) => a.id === 'appr-rl-0001'), 'held while no recent list can be had');
+    assert.ok(onHold(st), JSON.stringify(st.rejected));
+    blocked = await assertBlocked(KOOFR);
+    await blocked.close();
+
+    // The desk back, and it revokes: the real list. "Check again" stands in for the alarm.
     list = signList(nodeKey.privateKey, KID, ['appr-rl-0001']);
-    const fetchedMs = Date.now();
+    fetchedMs = Date.now();
     await page.reload();
     await page.waitForSelector('body[data-state="ready"]');
     await page.click('#refresh');
@@ -559,7 +591,7 @@ test('the desk\'s signed revocation list: a forged one is ignored and reported, 
     assert.equal(st.revocationList.added, 1);
     assert.ok(!st.approvals.some((a) => a.id === 'appr-rl-0001'), 'no longer in force');
     assert.ok(st.rejected.some((r) => r.reason === 'revoked'), 'rejected as revoked');
-    const blocked = await assertBlocked(KOOFR);
+    blocked = await assertBlocked(KOOFR);
     assert.match(await blocked.locator('#approval-notes').textContent(), /appr-rl-0001 .*withdrawn/);
 
     // Unchanged since: the next fetch revalidates with the ETag (304), and the revocation holds.

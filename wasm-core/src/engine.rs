@@ -213,9 +213,11 @@ impl Engine {
     /// were new. Only ever adds: a list that verifies can take approvals away, never give one
     /// back, and one that does not verify is an error for the caller to report and changes
     /// nothing. Parsing a new policy starts from its own list again, so the caller applies its
-    /// last list after each policy change.
+    /// last list after each policy change. Its signing time is what keeps approvals honoured
+    /// (`approvals.revocationListMaxHours`).
     pub fn apply_revocation_list(&mut self, jws: &str) -> Result<usize, TokenRejection> {
         let list = verify_revocation_list(&self.policy.trust, jws)?;
+        self.policy.trust.list_signed_at(list.iat);
         Ok(self.policy.trust.revoke(list.revoked))
     }
 
@@ -348,10 +350,14 @@ mod tests {
     }
 
     fn list(kid: &str, key: u8, typ: &str, revoked: &[&str]) -> String {
+        list_signed(kid, key, typ, revoked, NOW)
+    }
+
+    fn list_signed(kid: &str, key: u8, typ: &str, revoked: &[&str], at_ms: i64) -> String {
         let header = json!({"alg": "EdDSA", "typ": typ, "kid": kid});
         sign(
             &header,
-            &json!({"iss": kid, "iat": NOW / 1000, "revoked": revoked}),
+            &json!({"iss": kid, "iat": at_ms / 1000, "revoked": revoked}),
             &signing_key(key),
         )
     }
@@ -382,6 +388,55 @@ mod tests {
         assert_eq!(engine.apply_revocation_list(&empty), Ok(0));
         assert_eq!(a1_verdict(&engine), Some("revoked"));
         assert!(engine.policy().trust.revoked.contains("old"));
+    }
+
+    /// With the desk's list in the policy, approvals are honoured only while a verified list is
+    /// recent: none yet, or one older than `revocationListMaxHours`, and nothing is approved —
+    /// a desk made unreachable with its kept list deleted cannot bring a revocation back.
+    #[test]
+    fn approvals_need_a_recent_revocation_list() {
+        let hour = 3_600_000;
+        let policy = json!({"approvals": {
+            "keys": [jwk("dept-1", &signing_key(1))],
+            "revocationListUrl": "https://desk.corp.example/api/revocations",
+            "revocationListMaxHours": 2,
+        }});
+        let mut engine = Engine::new(&policy.to_string()).unwrap();
+        let typ = crate::token::REVOCATION_LIST_TYPE;
+        let tokens_at = |engine: &Engine, now: i64| {
+            let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &claims(), &signing_key(1));
+            let input = TokenInput { token, source: "user".into(), file: None };
+            engine.verify_tokens(vec![input], Some(&alice()), now).remove(0)
+        };
+        let none_yet = tokens_at(&engine, NOW);
+        assert_eq!(none_yet.reason, Some("revocation_list_stale"));
+        assert!(none_yet.claims.is_some(), "authentic, only not honoured");
+
+        // A list signed an hour ago: honoured for one more hour, then not.
+        let signed = NOW - hour;
+        assert_eq!(
+            engine.apply_revocation_list(&list_signed("dept-1", 1, typ, &[], signed)),
+            Ok(0)
+        );
+        assert_eq!(tokens_at(&engine, NOW).reason, None);
+        assert_eq!(tokens_at(&engine, NOW + hour - 1).reason, None);
+        assert_eq!(tokens_at(&engine, NOW + hour).reason, Some("revocation_list_stale"));
+        // An older list put back later never moves the time back.
+        let older = list_signed("dept-1", 1, typ, &[], NOW - 10 * hour);
+        assert_eq!(engine.apply_revocation_list(&older), Ok(0));
+        assert_eq!(tokens_at(&engine, NOW).reason, None);
+
+        // Deciding and the compiled rules drop the approval when the list ages out.
+        let mut context = engine.context().clone();
+        context.identity = Some(alice());
+        context.approvals = tokens_at(&engine, NOW).approval.into_iter().collect();
+        context.now_ms = NOW;
+        engine.set_context(context);
+        let compiled = engine.compile_rules(NOW, "chrome-extension://x/block.html");
+        assert_eq!(compiled.next_change_ms, Some(signed + 2 * hour));
+        let gmail = req("https://mail.google.com/mail/u/0/");
+        assert!(engine.decide(&gmail, NOW).approval.is_some());
+        assert!(engine.decide(&gmail, NOW + hour).approval.is_none());
     }
 
     /// A list that does not verify is refused with a reason and changes nothing.

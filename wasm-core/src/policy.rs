@@ -16,7 +16,7 @@ use crate::parse::{kind, Parser, Warning};
 use crate::pattern::{path_within, Pattern};
 use crate::request::Request;
 use crate::scope::Scope;
-use crate::token::{ApproverKeys, TokenRejection, Trust};
+use crate::token::{ApproverKeys, ListFreshness, TokenRejection, Trust};
 
 /// The embedded default: every category blocked, no scope restriction.
 const DEFAULT_POLICY: &str = include_str!("default-policy.json");
@@ -113,10 +113,16 @@ pub struct RevocationFeed {
     pub url: String,
     /// Minutes between fetches.
     pub minutes: u32,
+    /// Approvals are honoured only while the newest verified list was signed less than this
+    /// many hours ago (a desk out of reach fails closed once it has passed).
+    pub max_hours: u32,
 }
 
 /// Minutes between revocation-list fetches unless the policy says otherwise.
 const DEFAULT_REVOCATION_LIST_MINUTES: u32 = 5;
+/// Hours a verified revocation list counts as current unless the policy says otherwise: a
+/// weekend without the desk, not a week.
+const DEFAULT_REVOCATION_LIST_MAX_HOURS: u32 = 72;
 
 /// Tenant restrictions: the department's sanctioned tenants, per vendor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -438,7 +444,15 @@ impl Parser {
             allowlist,
             allowed_services,
             scope,
-            trust: Trust { keys, revoked, max_days },
+            trust: Trust {
+                keys,
+                revoked,
+                max_days,
+                list: revocation_feed.as_ref().map(|f| ListFreshness {
+                    max_age_ms: i64::from(f.max_hours) * 3_600_000,
+                    issued_ms: None,
+                }),
+            },
             revocation_feed,
             requests,
             warn_proceed_minutes,
@@ -723,7 +737,14 @@ impl Parser {
         self.known_keys(
             obj,
             "$.approvals",
-            &["keys", "revoked", "maxDays", "revocationListUrl", "revocationListMinutes"],
+            &[
+                "keys",
+                "revoked",
+                "maxDays",
+                "revocationListUrl",
+                "revocationListMinutes",
+                "revocationListMaxHours",
+            ],
         );
         if let Some(list) = obj.get("keys") {
             match list {
@@ -752,18 +773,21 @@ impl Parser {
         (keys, revoked, max_days, feed)
     }
 
-    /// `revocationListUrl` (https only: the list is signed, but its freshness is not) and
-    /// `revocationListMinutes`.
+    /// `revocationListUrl` (https only), `revocationListMinutes` and `revocationListMaxHours`.
     fn revocation_feed(&mut self, obj: &Map<String, Value>) -> Option<RevocationFeed> {
         let minutes = obj
             .get("revocationListMinutes")
             .and_then(|m| self.positive(m, "$.approvals.revocationListMinutes", 1440))
             .unwrap_or(DEFAULT_REVOCATION_LIST_MINUTES);
+        let max_hours = obj
+            .get("revocationListMaxHours")
+            .and_then(|h| self.positive(h, "$.approvals.revocationListMaxHours", 720))
+            .unwrap_or(DEFAULT_REVOCATION_LIST_MAX_HOURS);
         let path = "$.approvals.revocationListUrl";
         let u = obj.get("revocationListUrl").and_then(|u| self.string(u, path))?;
         match url::Url::parse(u) {
             Ok(parsed) if parsed.scheme() == "https" => {
-                Some(RevocationFeed { url: parsed.to_string(), minutes })
+                Some(RevocationFeed { url: parsed.to_string(), minutes, max_hours })
             }
             _ => {
                 self.warn(path, format!("{u:?} is not an https URL; ignored"));
@@ -986,13 +1010,23 @@ mod tests {
         };
         let url = "https://desk.corp.example/api/revocations";
         assert_eq!(
-            feed(&format!(r#"{{"revocationListUrl": "{url}", "revocationListMinutes": 2}}"#)),
-            (Some(RevocationFeed { url: url.into(), minutes: 2 }), vec![])
+            feed(&format!(
+                r#"{{"revocationListUrl": "{url}", "revocationListMinutes": 2, "revocationListMaxHours": 8}}"#
+            )),
+            (Some(RevocationFeed { url: url.into(), minutes: 2, max_hours: 8 }), vec![])
         );
         assert_eq!(
             feed(&format!(r#"{{"revocationListUrl": "{url}"}}"#)).0,
-            Some(RevocationFeed { url: url.into(), minutes: DEFAULT_REVOCATION_LIST_MINUTES })
+            Some(RevocationFeed {
+                url: url.into(),
+                minutes: DEFAULT_REVOCATION_LIST_MINUTES,
+                max_hours: DEFAULT_REVOCATION_LIST_MAX_HOURS,
+            })
         );
+        let (bounded, paths) =
+            feed(&format!(r#"{{"revocationListUrl": "{url}", "revocationListMaxHours": 9999}}"#));
+        assert_eq!(bounded.map(|f| f.max_hours), Some(DEFAULT_REVOCATION_LIST_MAX_HOURS));
+        assert_eq!(paths, vec!["$.approvals.revocationListMaxHours".to_owned()]);
         let (none, paths) = feed(r#"{"revocationListUrl": "http://desk.corp.example/x"}"#);
         assert_eq!((none, paths), (None, vec!["$.approvals.revocationListUrl".to_owned()]));
         let (kept, paths) =

@@ -329,7 +329,10 @@ fn next_change(
         .map(|a| a.not_before_ms)
         .chain(approvals.iter().map(|a| a.expires_ms));
     let proceed_ends = context.proceeds.iter().map(|p| p.until_ms);
-    adaptation.chain(approval_edges).chain(proceed_ends).filter(|&t| t > now).min()
+    // Approvals in force end together when the desk's revocation list grows too old.
+    let list_ages =
+        policy.trust.list.and_then(|l| l.current_until_ms()).filter(|_| !approvals.is_empty());
+    adaptation.chain(approval_edges).chain(proceed_ends).chain(list_ages).filter(|&t| t > now).min()
 }
 
 /// Specificity of a pattern: two points per label, one for a path.

@@ -26,15 +26,43 @@ pub struct Trust {
     pub(crate) revoked: BTreeSet<String>,
     /// The longest approval accepted, in days.
     pub(crate) max_days: u32,
+    /// When the policy names the desk's revocation list: how fresh the last verified one is.
+    pub(crate) list: Option<ListFreshness>,
+}
+
+/// Approvals are honoured only while the desk's signed revocation list is recent: a desk made
+/// unreachable (and the kept copy deleted) must not bring a revoked approval back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListFreshness {
+    /// The oldest list (by its signed `iat`) that still counts, in milliseconds of age.
+    pub max_age_ms: i64,
+    /// The signed `iat` of the newest verified list, in milliseconds; `None`: none yet.
+    pub issued_ms: Option<i64>,
+}
+
+impl ListFreshness {
+    /// Until when approvals may be honoured (`None`: not now — no list yet).
+    pub fn current_until_ms(&self) -> Option<i64> {
+        self.issued_ms.map(|at| at.saturating_add(self.max_age_ms))
+    }
 }
 
 impl Trust {
-    /// Whether `approval` is in force at `now_ms` (window, key still trusted, not revoked).
+    /// Whether `approval` is in force at `now_ms` (window, key still trusted, not revoked, the
+    /// revocation list recent enough).
     pub fn in_force(&self, approval: &Approval, now_ms: i64) -> bool {
         approval.not_before_ms <= now_ms + CLOCK_SKEW_MS
             && now_ms < approval.expires_ms
             && self.keys.contains(&approval.issuer)
             && !self.revoked.contains(&approval.id)
+            && self.revocations_current(now_ms)
+    }
+
+    /// Whether revocations are known well enough to honour any approval at `now_ms`: always
+    /// without a desk list in the policy; with one, only while the newest verified list is
+    /// younger than the policy's maximum age.
+    pub fn revocations_current(&self, now_ms: i64) -> bool {
+        self.list.is_none_or(|l| l.current_until_ms().is_some_and(|until| now_ms < until))
     }
 }
 
@@ -86,6 +114,10 @@ pub enum TokenRejection {
     /// The token names no service or category.
     #[error("approval names no service or category")]
     NothingApproved,
+    /// The policy names the desk's revocation list and no list recent enough has been verified
+    /// (the last one's signing time, if any).
+    #[error("{}", stale_list(*.0))]
+    RevocationListStale(Option<i64>),
     /// A well-formed, valid approval that does not cover the service asked about.
     #[error("approval does not cover {0}")]
     ServiceNotCovered(String),
@@ -108,12 +140,20 @@ impl TokenRejection {
             Self::IdentityUnknown => "identity_unknown",
             Self::Revoked(_) => "revoked",
             Self::NothingApproved => "nothing_approved",
+            Self::RevocationListStale(_) => "revocation_list_stale",
             Self::ServiceNotCovered(_) => "service_not_covered",
         }
     }
 }
 
 use crate::date::format_utc as utc;
+
+fn stale_list(issued_ms: Option<i64>) -> String {
+    match issued_ms {
+        None => "the approval desk's revocation list has not been received yet, so approvals are not honoured until it is".into(),
+        Some(at) => format!("the approval desk's revocation list is out of date (signed {}), so approvals are not honoured until a recent one is received", utc(at)),
+    }
+}
 
 /// A policy key that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -249,6 +289,9 @@ pub fn check_approval(
 ) -> Result<Approval, TokenRejection> {
     if trust.revoked.contains(&approval.id) {
         return Err(TokenRejection::Revoked(approval.id));
+    }
+    if !trust.revocations_current(now_ms) {
+        return Err(TokenRejection::RevocationListStale(trust.list.and_then(|l| l.issued_ms)));
     }
     if now_ms >= approval.expires_ms {
         return Err(TokenRejection::Expired(approval.expires_ms));
@@ -417,6 +460,14 @@ impl Trust {
         self.revoked.extend(ids.into_iter().filter(|id| !id.is_empty()));
         self.revoked.len() - before
     }
+
+    /// Records a verified list's signing time (seconds); an older list never makes it staler.
+    pub(crate) fn list_signed_at(&mut self, iat_seconds: i64) {
+        if let Some(list) = &mut self.list {
+            let at = iat_seconds.saturating_mul(1000);
+            list.issued_ms = Some(list.issued_ms.map_or(at, |known| known.max(at)));
+        }
+    }
 }
 
 /// AD compares principals case-insensitively (`alice@corp.example` is `ALICE@CORP.EXAMPLE`);
@@ -444,7 +495,7 @@ mod tests {
     fn trust() -> Trust {
         let mut keys = ApproverKeys::default();
         keys.add_jwk(&jwk("dept-1", &signing_key(1))).unwrap();
-        Trust { keys, revoked: BTreeSet::from(["gone".to_owned()]), max_days: 30 }
+        Trust { keys, revoked: BTreeSet::from(["gone".to_owned()]), max_days: 30, list: None }
     }
 
     fn verify(token: &str) -> Result<Approval, TokenRejection> {
