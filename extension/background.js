@@ -11,7 +11,7 @@
 // waits on the one readiness promise `ready`; work that changes state runs one task at a time
 // through `serial`. No top-level await: a module worker that awaits at top level never runs.
 
-import init, { Engine, catalogue } from './wasm/gatehouse_core.js';
+import init, { Engine, catalogue, loadBroadTier } from './wasm/gatehouse_core.js';
 import { checker } from './js/check.js';
 import { alarms, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
@@ -74,6 +74,8 @@ const state = {
   rejected: [], // verifyApprovals results with ok: false
   proceeds: [], // warn-mode continues [{service, untilMs}], engine input like approvals
   compiled: null,
+  /** The broad tier handed to the engine: {loaded, hosts} or {loaded: false, error}. */
+  broadTier: null,
   /** The approval desk's revocation list: the last fetch and what came of it (js/revocations.js). */
   revocationList: null,
   /** The rules last installed, for the timer's comparison with what is in force. */
@@ -169,6 +171,7 @@ async function start() {
   try {
     wasm = await init({ module_or_path: chrome.runtime.getURL('wasm/gatehouse_core_bg.wasm') });
     check = checker(wasm, Engine);
+    state.broadTier = await loadBroad();
   } catch (err) {
     // Nothing below can work; the static and last dynamic rules stay in force (fail closed).
     state.engineError = `wasm engine failed to load: ${err?.message ?? err}`;
@@ -190,6 +193,24 @@ async function start() {
   state.readyMs = Date.now();
   // After ready: enforcement never waits for the desk (the kept list is already applied).
   whenReady('revocation list', refreshRevocations);
+}
+
+/**
+ * The broad tier (`broad.txt`, shipped beside the wasm module) handed to the engine, which
+ * refuses any text but the file it was built with (its SHA-512 is compiled in). Refused or
+ * unreadable: the curated catalogue still decides and the broad rulesets still block (fail
+ * closed); the status page shows the error.
+ */
+async function loadBroad() {
+  try {
+    const response = await fetch(chrome.runtime.getURL('broad.txt'));
+    if (!response.ok) throw new Error(`broad.txt: HTTP ${response.status}`);
+    return { loaded: true, hosts: loadBroadTier(await response.text()) };
+  } catch (err) {
+    const error = `broad tier not loaded: ${err?.message ?? err}`;
+    console.error('gatehouse:', error);
+    return { loaded: false, error };
+  }
 }
 
 function safeCatalogue() {

@@ -180,6 +180,7 @@ export function createPageMessages(w) {
       rejected: state.rejected,
       problems: state.problems,
       compiled: state.compiled,
+      broadTier: state.broadTier ?? null,
       revocationList: state.revocationList ?? null,
       integrity: state.integrity,
       tabs: state.tabs,

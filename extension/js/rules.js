@@ -11,11 +11,35 @@ import { INSTALL_RECORD_KEY, firstDifference, installRecord, rulesText, sha256 }
 
 export const BOOTSTRAP_RULESET = 'bootstrap';
 
+/** The broad tier's static rulesets (one per category, `manifest.json`), all off at install. */
+export const BROAD_RULESETS = (chrome.runtime.getManifest().declarative_net_request?.rule_resources ?? [])
+  .map((r) => r.id)
+  .filter((id) => id.startsWith('broad_'));
+
+/**
+ * Switches the broad rulesets to what the engine compiled (`compiled.broadRulesets`), after the
+ * dynamic rules are in: a category's broad tier is on while the category warns or blocks, its
+ * `broad` switch is on and no approval covers the whole category.
+ * @param {string[]} wanted ruleset ids to have on
+ * @returns {Promise<string[]|null>} the broad rulesets on afterwards (null when unknown)
+ */
+async function syncBroadRulesets(wanted) {
+  const enabled = await dnr.enabledRulesets();
+  const on = new Set(wanted);
+  const enableRulesetIds = BROAD_RULESETS.filter((id) => on.has(id) && !enabled?.includes(id));
+  const disableRulesetIds = BROAD_RULESETS.filter((id) => !on.has(id) && enabled?.includes(id) !== false);
+  if (enableRulesetIds.length || disableRulesetIds.length) {
+    await dnr.updateRulesets({ enableRulesetIds, disableRulesetIds });
+  }
+  const after = await dnr.enabledRulesets();
+  return after ? BROAD_RULESETS.filter((id) => after.includes(id)) : null;
+}
+
 /**
  * @param {{rules: object[], disableBootstrap: boolean}} compiled engine.compileRules output
  * @param {{force?: boolean}} options force: install even when the content is the same (makes
  *   Chromium rebuild its index of the rules from what this worker gives it).
- * @returns {Promise<{ok: boolean, changed: boolean, repaired: object|null, error?: string, bootstrapEnabled: boolean|null}>}
+ * @returns {Promise<{ok: boolean, changed: boolean, repaired: object|null, error?: string, bootstrapEnabled: boolean|null, broadEnabled?: string[]|null}>}
  *   repaired: the installed rules differed from a compile whose output had not changed — they were
  *   edited outside the extension.
  */
@@ -58,6 +82,7 @@ export async function installRules(compiled, { force = false } = {}) {
   } else if (!compiled.disableBootstrap && isOn !== true) {
     await dnr.updateRulesets({ enableRulesetIds: [BOOTSTRAP_RULESET] });
   }
+  const broadEnabled = await syncBroadRulesets(compiled.broadRulesets ?? []);
   const after = await dnr.enabledRulesets();
-  return { ok: true, changed, repaired, bootstrapEnabled: after ? after.includes(BOOTSTRAP_RULESET) : null };
+  return { ok: true, changed, repaired, bootstrapEnabled: after ? after.includes(BOOTSTRAP_RULESET) : null, broadEnabled };
 }

@@ -16,8 +16,8 @@
 
 use std::sync::OnceLock;
 
-use rustc_hash::FxHashMap;
-
+use crate::matcher::Matcher;
+use crate::pattern::Pattern;
 use crate::policy::BUILTIN_CATEGORIES;
 
 /// The SHA-512 (hex) of the broad-tier file this build was made with.
@@ -33,15 +33,13 @@ pub enum BroadError {
     /// A line is not `host<TAB>category<TAB>source` with a known category.
     #[error("broad tier line {0} is malformed")]
     Malformed(usize),
-    /// A different broad tier is already loaded.
-    #[error("a broad tier is already loaded")]
-    AlreadyLoaded,
 }
 
-/// The loaded tier: host → index into [`BUILTIN_CATEGORIES`].
+/// The loaded tier: host → index into [`BUILTIN_CATEGORIES`], in the same compact suffix index
+/// the catalogue uses (a Bloom filter in front, one look-up per label: `matcher.rs`).
 #[derive(Debug, Default)]
 pub(crate) struct Tier {
-    hosts: FxHashMap<Box<str>, u8>,
+    hosts: Matcher<u8>,
     /// Hosts per category, in `BUILTIN_CATEGORIES` order.
     counts: [usize; BUILTIN_CATEGORIES.len()],
 }
@@ -61,27 +59,23 @@ impl Tier {
             let Some(index) = BUILTIN_CATEGORIES.iter().position(|c| c.0 == category) else {
                 return Err(BroadError::Malformed(i + 1));
             };
+            // A whole host only: no `=`, no path, nothing the pattern grammar would rewrite.
+            let pattern = Pattern::parse(host).map_err(|_| BroadError::Malformed(i + 1))?;
+            if pattern.is_exact() || pattern.path().is_some() || pattern.host() != host {
+                return Err(BroadError::Malformed(i + 1));
+            }
             // `position` is below 4, so the cast cannot truncate.
-            tier.hosts.insert(host.into(), index as u8);
+            tier.hosts.insert(pattern, index as u8);
             tier.counts[index] += 1;
         }
+        tier.hosts.shrink_to_fit();
         Ok(tier)
     }
 
     /// The entry covering `host` (the host itself or a parent domain) and its category id.
-    pub(crate) fn find<'h>(&self, host: &'h str) -> Option<(&'h str, &'static str)> {
-        let mut rest = host;
-        loop {
-            if let Some(&index) = self.hosts.get(rest) {
-                return Some((rest, BUILTIN_CATEGORIES.get(usize::from(index))?.0));
-            }
-            // Entries have at least two labels: stop before the last one.
-            let dot = rest.find('.')?;
-            rest = &rest[dot + 1..];
-            if !rest.contains('.') {
-                return None;
-            }
-        }
+    pub(crate) fn find(&self, host: &str) -> Option<(&str, &'static str)> {
+        let (pattern, &index) = self.hosts.find(host, "/")?;
+        Some((pattern.host(), BUILTIN_CATEGORIES.get(usize::from(index))?.0))
     }
 
     /// The hosts of one category, sorted (for the static rulesets).
@@ -93,7 +87,7 @@ impl Tier {
             .hosts
             .iter()
             .filter(|(_, &c)| usize::from(c) == index)
-            .map(|(h, _)| h.to_string())
+            .map(|(p, _)| p.host().to_owned())
             .collect();
         hosts.sort();
         hosts
@@ -123,43 +117,40 @@ pub(crate) fn tier() -> Option<&'static Tier> {
 pub fn load(text: &str) -> Result<usize, BroadError> {
     use sha2::{Digest, Sha512};
     let digest = Sha512::digest(text.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    if hex != EXPECTED_SHA512.trim() {
+    let expected = EXPECTED_SHA512.trim().as_bytes();
+    let hex = |n: u8| b"0123456789abcdef"[usize::from(n & 0xf)];
+    let same = expected.len() == digest.len() * 2
+        && digest.iter().zip(expected.chunks(2)).all(|(b, h)| h == [hex(b >> 4), hex(*b)]);
+    if !same {
         return Err(BroadError::HashMismatch);
     }
     if let Some(t) = TIER.get() {
-        return Ok(t.hosts.len());
+        return Ok(t.counts.iter().sum());
     }
     let parsed = Tier::parse(text)?;
-    let n = parsed.hosts.len();
-    TIER.set(parsed).map_err(|_| BroadError::AlreadyLoaded)?;
-    Ok(n)
+    // The hash matched, so a tier set meanwhile is this very file.
+    Ok(TIER.get_or_init(|| parsed).counts.iter().sum())
 }
 
-/// Whether the broad tier is in force, and how many hosts per category.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+/// Whether the broad tier is in force (kept to two numbers: this crosses into wasm, where every
+/// serialised shape costs module size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct BroadStatus {
     /// Whether it is loaded (always, natively).
     pub loaded: bool,
-    /// Hosts per category id.
-    pub hosts: std::collections::BTreeMap<String, usize>,
-    /// The SHA-512 the engine accepts.
-    pub sha512: &'static str,
+    /// Hosts in force, all categories.
+    pub hosts: u32,
 }
 
 /// The tier's status, for `Engine::info` and the status page.
 pub fn status() -> BroadStatus {
-    let t = tier();
-    BroadStatus {
-        loaded: t.is_some(),
-        hosts: BUILTIN_CATEGORIES
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.0.to_owned(), t.map_or(0, |t| t.counts[i])))
-            .collect(),
-        sha512: EXPECTED_SHA512.trim(),
-    }
+    let hosts = tier().map_or(0, |t| t.counts.iter().sum::<usize>());
+    BroadStatus { loaded: tier().is_some(), hosts: u32::try_from(hosts).unwrap_or(u32::MAX) }
+}
+
+/// Hosts per category id, in `BUILTIN_CATEGORIES` order (none when not loaded).
+pub fn counts() -> [usize; BUILTIN_CATEGORIES.len()] {
+    tier().map_or([0; BUILTIN_CATEGORIES.len()], |t| t.counts)
 }
 
 #[cfg(test)]
@@ -170,8 +161,10 @@ mod tests {
     fn broad_tier_is_embedded() {
         let s = status();
         assert!(s.loaded);
-        assert!(s.hosts["webmail"] > 5_000, "{s:?}");
-        assert!(s.hosts.values().all(|&n| n > 0), "every category has broad hosts: {s:?}");
+        let counts = counts();
+        assert!(counts[0] > 5_000, "{counts:?}");
+        assert!(counts.iter().all(|&n| n > 0), "every category has broad hosts: {counts:?}");
+        assert_eq!(s.hosts as usize, counts.iter().sum::<usize>());
     }
 
     #[test]
@@ -188,7 +181,7 @@ mod tests {
     #[test]
     fn a_changed_file_is_refused() {
         let text = include_str!("../catalogue/broad.txt");
-        assert_eq!(load(text).ok(), tier().map(|t| t.hosts.len()));
+        assert_eq!(load(text).ok(), tier().map(|t| t.counts.iter().sum()));
         let edited = text.replacen("yopmail.com\t", "yopmail.example\t", 1);
         assert_eq!(load(&edited), Err(BroadError::HashMismatch));
         assert_eq!(load(""), Err(BroadError::HashMismatch));

@@ -30,7 +30,10 @@ mod wasm;
 // The public surface: what the CLI, the host, the benches and the tests use, and the types in
 // `Engine`'s signatures. Field types (rule actions, approval notes, category info…) stay
 // unnamed: read them, do not build them.
-pub use broad::{load as load_broad_tier, status as broad_tier_status, BroadError, BroadStatus};
+pub use broad::{
+    counts as broad_tier_counts, load as load_broad_tier, status as broad_tier_status, BroadError,
+    BroadStatus,
+};
 pub use catalogue::{services as catalogue, Names, Service};
 pub use context::{Approval, Context, Identity, NetworkFacts, Proceed, ResolvedHost};
 pub use decide::{decide, Action, Reason, Verdict};

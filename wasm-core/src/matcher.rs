@@ -55,7 +55,12 @@ pub(crate) struct PatternRef<'a> {
     path: Option<&'a str>,
 }
 
-impl PatternRef<'_> {
+impl<'a> PatternRef<'a> {
+    /// The pattern's host.
+    pub(crate) fn host(self) -> &'a str {
+        self.host
+    }
+
     pub(crate) fn to_pattern(self) -> Pattern {
         Pattern::from_parts(self.host, self.exact, self.path)
     }

@@ -663,7 +663,11 @@ impl Parser {
         }
         for (path, text) in self.strings(v, "$.allowlist") {
             if let Some(id) = text.strip_prefix("service:") {
-                if services.iter().any(|s| s.id == id) {
+                // A catalogue or policy service, or a broad-tier host (its id is the host).
+                let broad = crate::broad::tier()
+                    .and_then(|t| t.find(id))
+                    .is_some_and(|(host, _)| host == id);
+                if broad || services.iter().any(|s| s.id == id) {
                     ids.insert(id.to_owned());
                 } else {
                     self.warn(&path, format!("no service has id {id:?}; entry ignored"));
@@ -1202,6 +1206,16 @@ mod tests {
         assert!(parsed.warnings.is_empty());
         assert!(parsed.policy.classify(&req("https://yopmail.com/")).is_none());
         assert!(parsed.policy.classify(&req("https://gmail.com/")).is_some());
+    }
+
+    #[test]
+    fn a_broad_host_can_be_allowlisted_by_service_id() {
+        let parsed = Policy::from_json(
+            r#"{"allowlist": ["service:yopmail.com", "service:nosuch.example"]}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+        assert!(parsed.policy.allowed_services.contains("yopmail.com"));
     }
 
     #[test]

@@ -218,15 +218,18 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
     });
     // Broad-tier hosts opened for this user (approved, continued past, allowlisted by service
     // id) while their ruleset stays on: an allow rule each, above the ruleset's priority.
-    let mut exceptions: Vec<&str> = approvals
+    // (A handful of ids: `contains` dedups without another sort routine in the wasm module.)
+    let mut exceptions: Vec<&str> = Vec::new();
+    let ids = approvals
         .iter()
         .flat_map(|a| a.services.iter())
         .chain(proceeds.iter().map(|p| &p.service))
-        .chain(policy.allowed_services.iter())
-        .map(String::as_str)
-        .collect();
-    exceptions.sort_unstable();
-    exceptions.dedup();
+        .chain(policy.allowed_services.iter());
+    for id in ids {
+        if !exceptions.contains(&id.as_str()) {
+            exceptions.push(id);
+        }
+    }
     for id in exceptions {
         if let Some((host, category)) = broad_enabled(policy, &broad_rulesets, id) {
             if host == id && !enforced_id(id, category) {

@@ -304,6 +304,15 @@ impl Engine {
     }
 }
 
+/// Loads the broad tier from the extension's `broad.txt` (its text); returns the number of hosts.
+/// Text whose SHA-512 is not the one compiled into this engine is refused with an error, and the
+/// engine keeps deciding on the curated catalogue alone (`policyInfo().broadTier.loaded`).
+#[wasm_bindgen(js_name = loadBroadTier)]
+pub fn load_broad_tier(text: &str) -> Result<u32, JsError> {
+    let n = crate::load_broad_tier(text).map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
 /// The static bootstrap ruleset for a block page URL.
 #[wasm_bindgen(js_name = bootstrapRules)]
 pub fn bootstrap_rules(block_page_url: &str) -> Result<JsValue, JsError> {

@@ -488,6 +488,8 @@ fn stage_extension(
         // Chrome's own files.
         if matches!(first, "wasm" | "_metadata" | "EXTENSION_ID" | "README.md")
             || rel == "rules/bootstrap.json"
+            || (rel.starts_with("rules/broad_") && rel.ends_with(".json"))
+            || rel == "broad.txt"
             || rel.ends_with(".DS_Store")
         {
             continue;
@@ -497,11 +499,9 @@ fn stage_extension(
     for rel in walk(wasm)? {
         copy(&wasm.join(&rel), &dir.join("wasm").join(&rel), 0o644)?;
     }
-    let rules = gatehouse_core::bootstrap_rules(&format!("chrome-extension://{id}/block.html"));
-    write(
-        &dir.join("rules/bootstrap.json"),
-        (serde_json::to_string_pretty(&rules)? + "\n").as_bytes(),
-    )?;
+    for (name, text) in crate::static_rule_files(&format!("chrome-extension://{id}/block.html"))? {
+        write(&dir.join(name), &text)?;
+    }
     let mut manifest = read_json(&src.join("manifest.json"))?;
     let fields = manifest.as_object_mut().context("extension/manifest.json is not an object")?;
     match key {

@@ -246,12 +246,51 @@ fn write_bootstrap_rules(extension: &Path) -> Result<()> {
     .context("extension/manifest.json is not JSON")?;
     let key = manifest["key"].as_str().context("extension/manifest.json has no \"key\"")?;
     let id = tools::extension_id(key)?;
-    let rules = gatehouse_core::bootstrap_rules(&format!("chrome-extension://{id}/block.html"));
+    let block_page = format!("chrome-extension://{id}/block.html");
     let dir = extension.join("rules");
     std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("bootstrap.json"), serde_json::to_string_pretty(&rules)? + "\n")?;
-    println!("xtask: bootstrap ruleset: {} rules for extension {id}", rules.len());
+    for (name, text) in static_rule_files(&block_page)? {
+        println!("xtask: {name}: {} bytes for extension {id}", text.len());
+        std::fs::write(extension.join(&name), text)?;
+    }
     Ok(())
+}
+
+/// Every static ruleset file (`rules/bootstrap.json`, `rules/broad_<category>.json`) and the
+/// broad-tier data file (`broad.txt`), by path inside the extension — deterministic for one
+/// block page URL. Fails when the catalogue's regex rules pass `REGEX_BUDGET`: Chrome allows
+/// 1,000 per extension and a department's own rules need the rest.
+pub(crate) fn static_rule_files(block_page: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    // Rules are written pretty-printed, one key per line: count the `regexFilter` keys.
+    let regexes = |text: &[u8]| text.windows(13).filter(|w| w == b"\"regexFilter\"").count();
+    let bootstrap = serde_json::to_string_pretty(&gatehouse_core::bootstrap_rules(block_page))?;
+    let mut files = vec![("rules/bootstrap.json".to_owned(), (bootstrap + "\n").into_bytes())];
+    for (category, ..) in gatehouse_core::BUILTIN_CATEGORIES {
+        let rules = gatehouse_core::broad_rules(category, block_page);
+        if rules.is_empty() {
+            bail!("the broad tier has no rules for {category}");
+        }
+        let id = gatehouse_core::broad_ruleset_id(category);
+        let text = serde_json::to_string_pretty(&rules)? + "\n";
+        files.push((format!("rules/{id}.json"), text.into_bytes()));
+    }
+    let mut total: usize = files.iter().map(|(_, text)| regexes(text)).sum();
+    let policy = gatehouse_core::Policy::embedded_default();
+    let dynamic = gatehouse_core::compile_rules(&policy, &Default::default(), block_page);
+    total += dynamic.stats.regex_rules;
+    if total > gatehouse_core::REGEX_BUDGET {
+        bail!(
+            "the catalogue compiles to {total} regex rules (static and dynamic), over the budget \
+             of {} (Chrome allows 1,000 per extension; policies need the rest)",
+            gatehouse_core::REGEX_BUDGET
+        );
+    }
+    println!("xtask: regex rules: {total} of the budget of {}", gatehouse_core::REGEX_BUDGET);
+    files.push((
+        "broad.txt".to_owned(),
+        std::fs::read(broad::OUTPUT).context("reading the broad tier")?,
+    ));
+    Ok(files)
 }
 
 fn test(root: &Path, browser: bool) -> Result<()> {
