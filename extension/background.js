@@ -26,6 +26,7 @@ import { BOOTSTRAP_RULESET } from './js/rules.js';
 import { createPageMessages } from './js/pages.js';
 import { createRevocations } from './js/revocations.js';
 import { createSiteData } from './js/sitedata.js';
+import { reloadWebTabs } from './js/tabs.js';
 
 const ALARM = Object.freeze({
   network: 'gatehouse.network',
@@ -173,9 +174,12 @@ async function start() {
     check = checker(wasm, Engine);
     state.broadTier = await loadBroad();
   } catch (err) {
-    // Nothing below can work; the static and last dynamic rules stay in force (fail closed).
+    // Nothing below can work; the static and last dynamic rules stay in force (fail closed),
+    // and at a browser start every web tab meets them again (a page that loaded before Chromium
+    // had the rules in force must not stay up).
     state.engineError = `wasm engine failed to load: ${err?.message ?? err}`;
     console.error('gatehouse:', state.engineError);
+    if (browserStart) state.tabs = await reloadWebTabs();
     return;
   }
   state.policy = await loadPolicy(Engine);

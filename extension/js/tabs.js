@@ -59,3 +59,22 @@ export async function recheckOpenTabs({ stopped, blockUrl, audit }) {
   }
   return { tabs: all.length, sent, reloaded, ms: Date.now() - t0 };
 }
+
+/**
+ * Without the engine nothing can be decided, so nothing can be sent to the block page: every web
+ * tab is reloaded once instead, so that the rules in force (the persisted dynamic rules, the
+ * bootstrap ruleset) meet its request. A page that loaded before Chromium had the extension's
+ * rules in force — a navigation racing the browser's start — cannot stay up that way.
+ * @returns {Promise<{tabs: number, sent: number, reloaded: number, ms: number}>} as recheckOpenTabs
+ */
+export async function reloadWebTabs() {
+  const t0 = Date.now();
+  const all = await tabs.query({});
+  let reloaded = 0;
+  for (const tab of all) {
+    if (tab.id == null || tab.id < 0 || !WEB.test(tab.url ?? tab.pendingUrl ?? '')) continue;
+    await tabs.reload(tab.id);
+    reloaded += 1;
+  }
+  return { tabs: all.length, sent: 0, reloaded, ms: Date.now() - t0 };
+}
