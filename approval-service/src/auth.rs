@@ -10,7 +10,8 @@
 //!   secret shared with the desk so that nothing else can set it.
 //!
 //! Who may approve: principals listed in the configuration ([`Approvers`]) and/or the (nested)
-//! members of AD groups ([`crate::directory`]). LDAP bind as a sign-in fallback is not built.
+//! members of AD groups ([`crate::directory`]). A password (LDAP bind) sign-in is the
+//! fallback for browsers without Kerberos ([`crate::signin`], session cookies).
 
 use std::collections::{BTreeMap, BTreeSet};
 

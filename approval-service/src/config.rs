@@ -105,6 +105,8 @@ struct RawAuth {
     keytab: Option<PathBuf>,
     #[serde(default)]
     require_requester: bool,
+    #[serde(default)]
+    password_sign_in: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -230,6 +232,8 @@ pub struct Config {
     pub auth: Option<AuthConfig>,
     /// Whether requests must be authenticated by the domain (`auth.require_requester`).
     pub require_requester: bool,
+    /// Whether approvers may sign in with their domain password (`auth.password_sign_in`).
+    pub password_sign_in: bool,
     /// Principals who decide every category.
     pub approvers_all: Vec<String>,
     /// Principals who decide one category.
@@ -347,6 +351,7 @@ impl Config {
             }
         };
         let require_requester = raw.auth.as_ref().is_some_and(|a| a.require_requester);
+        let password_sign_in = raw.auth.as_ref().is_some_and(|a| a.password_sign_in);
         let auth = match raw.auth {
             None => None,
             Some(RawAuth { mode, keytab, .. }) if mode == "negotiate" => {
@@ -367,7 +372,7 @@ impl Config {
             Some(RawAuth { mode, .. }) => {
                 return Err(bad(
                     "auth.mode",
-                    format!("is {mode:?}: write \"negotiate\" (the desk does Kerberos with a keytab) or \"proxy\" (a reverse proxy signs approvers in); LDAP bind is not built yet"),
+                    format!("is {mode:?}: write \"negotiate\" (the desk does Kerberos with a keytab) or \"proxy\" (a reverse proxy signs approvers in); a password (LDAP bind) fallback is `password_sign_in = true` beside either"),
                 ))
             }
         };
@@ -395,6 +400,23 @@ impl Config {
                 return Err(bad(
                     key,
                     format!("has {group:?}, which is not a group's distinguished name: write e.g. \"CN=Gatehouse Approvers,OU=Groups,DC=corp,DC=example\""),
+                ));
+            }
+        }
+        if password_sign_in {
+            if raw.directory.is_none() {
+                return Err(bad(
+                    "auth.password_sign_in",
+                    "needs [directory]: the password is checked by binding to it as the user; add [directory] (docs/admin-guide.md, \"Approvers from AD groups\") or set password_sign_in = false".into(),
+                ));
+            }
+            let loopback = url::Url::parse(&public_url)
+                .ok()
+                .is_some_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")));
+            if !public_url.starts_with("https://") && !loopback {
+                return Err(bad(
+                    "auth.password_sign_in",
+                    format!("needs an https public_url (passwords cross the network), not {public_url:?}: put the desk behind the TLS proxy and write public_url = \"https://…\", or set password_sign_in = false"),
                 ));
             }
         }
@@ -449,6 +471,7 @@ impl Config {
             log_format,
             auth,
             require_requester,
+            password_sign_in,
             approvers_all: raw.approvers.all,
             approvers_by_category: raw.approvers.categories,
             directory,
@@ -602,6 +625,8 @@ format = "text"
 # mode = "negotiate"
 # keytab = "/etc/gatehouse/desk.keytab"
 # require_requester = false   # true: refuse requests the domain did not authenticate
+# password_sign_in = false    # true: /desk/sign-in also takes the domain password (LDAP bind;
+#                             # needs [directory] and an https public_url)
 # "proxy": the reverse proxy in front of the desk authenticates them and passes the principal in
 # user_header, together with the secret from secret_file in X-Gatehouse-Proxy-Secret:
 # [auth]
@@ -752,6 +777,16 @@ mod tests {
             (&dir_without("password_file"), "`directory.password_file` is missing", "owner-only"),
             (&dir("cache_seconds = 0"), "`directory.cache_seconds`", "1 to 3600"),
             (&dir("timeout_seconds = 600"), "`directory.timeout_seconds`", "1 to 60"),
+            (
+                "public_url = \"https://d\"\n[auth]\nmode = \"proxy\"\nsecret_file = \"s\"\npassword_sign_in = true\n[approvers]\nall = [\"b@R\"]",
+                "`auth.password_sign_in` needs [directory]",
+                "password_sign_in = false",
+            ),
+            (
+                &dir("").replace("https://d", "http://desk.corp.example").replace("[directory]", "[auth]\nmode = \"proxy\"\nsecret_file = \"s\"\npassword_sign_in = true\n[directory]"),
+                "`auth.password_sign_in` needs an https public_url",
+                "public_url = \"https://…\"",
+            ),
             (
                 "public_url = \"https://d\"\nlisten_on = \"x\"",
                 "unknown field `listen_on`",

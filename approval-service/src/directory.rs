@@ -262,50 +262,140 @@ impl Directory {
         Ok(rights)
     }
 
-    async fn lookup(&self, principal: &str, filter: &str) -> Result<Rights, LookupError> {
+    fn fail(&self, what: &str, e: &dyn std::fmt::Display) -> LookupError {
+        LookupError::Unreachable { url: self.config.url.clone(), message: format!("{what}: {e}") }
+    }
+
+    /// A TLS connection to the directory (not bound yet).
+    async fn connect(&self) -> Result<ldap3::Ldap, LookupError> {
         let c = &self.config;
-        let fail = |what: &str, e: &dyn std::fmt::Display| LookupError::Unreachable {
-            url: c.url.clone(),
-            message: format!("{what}: {e}"),
-        };
         let settings = LdapConnSettings::new()
             .set_conn_timeout(c.timeout)
             .set_config(self.tls.clone())
             .set_starttls(c.url.starts_with("ldap://"));
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &c.url)
+        let (conn, ldap) = LdapConnAsync::with_settings(settings, &c.url)
             .await
-            .map_err(|e| fail("connecting", &e))?;
+            .map_err(|e| self.fail("connecting", &e))?;
         ldap3::drive!(conn);
-        ldap.with_timeout(c.timeout)
-            .simple_bind(&c.bind_dn, &self.password)
+        Ok(ldap)
+    }
+
+    /// A connection bound as the desk's service account.
+    async fn bound(&self) -> Result<ldap3::Ldap, LookupError> {
+        let mut ldap = self.connect().await?;
+        ldap.with_timeout(self.config.timeout)
+            .simple_bind(&self.config.bind_dn, &self.password)
             .await
             .and_then(ldap3::LdapResult::success)
-            .map_err(|e| fail("binding as directory.bind_dn", &e))?;
+            .map_err(|e| self.fail("binding as directory.bind_dn", &e))?;
+        Ok(ldap)
+    }
+
+    /// The one enabled user object `filter` selects: its DN and `sAMAccountName`; `None` when
+    /// there is none.
+    async fn find_user(
+        &self,
+        ldap: &mut ldap3::Ldap,
+        principal: &str,
+        filter: &str,
+    ) -> Result<Option<(String, String)>, LookupError> {
         let (entries, _) = ldap
-            .with_timeout(c.timeout)
-            .search(&c.base_dn, Scope::Subtree, filter, vec!["distinguishedName"])
+            .with_timeout(self.config.timeout)
+            .search(&self.config.base_dn, Scope::Subtree, filter, vec!["sAMAccountName"])
             .await
             .and_then(ldap3::SearchResult::success)
-            .map_err(|e| fail("searching for the user", &e))?;
+            .map_err(|e| self.fail("searching for the user", &e))?;
         // AD answers a subtree search of the domain with references to its DNS partitions.
-        let users: Vec<String> = entries
+        let users: Vec<(String, String)> = entries
             .into_iter()
             .filter(|e| !e.is_ref() && !e.is_intermediate())
-            .map(|e| SearchEntry::construct(e).dn)
+            .map(SearchEntry::construct)
+            .map(|e| {
+                let sam = e
+                    .attrs
+                    .get("sAMAccountName")
+                    .and_then(|v| v.first())
+                    .cloned()
+                    .unwrap_or_default();
+                (e.dn, sam)
+            })
             .collect();
-        let user_dn = match users.as_slice() {
+        match users.as_slice() {
             [] => {
-                let _ = ldap.unbind().await;
                 tracing::info!(principal, "no enabled user object in the directory");
+                Ok(None)
+            }
+            [one] => Ok(Some(one.clone())),
+            more => {
+                Err(LookupError::Ambiguous { principal: principal.to_owned(), count: more.len() })
+            }
+        }
+    }
+
+    /// Checks a domain user's password by binding as that user over TLS (the LDAP-bind
+    /// sign-in): `login` is `name` or `name@realm` (the configured realm, in any case). Returns
+    /// the principal (`name@REALM`, the name as the directory spells it) when the password is
+    /// right, `None` when it is wrong, the account is unknown, disabled, or the login not one of
+    /// the realm's users. An empty password is refused without asking: LDAP treats a bind
+    /// with a name and no password as anonymous, and "succeeds" (RFC 4513 §5.1.2).
+    ///
+    /// # Errors
+    /// [`LookupError`] when the directory cannot answer.
+    pub async fn check_password(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<String>, LookupError> {
+        let realm = &self.config.realm;
+        let login = login.trim();
+        let name = match login.rsplit_once('@') {
+            Some((name, r)) if r.eq_ignore_ascii_case(realm) => name,
+            Some(_) => return Ok(None),
+            None => login,
+        };
+        let principal = format!("{name}@{realm}");
+        let Some(filter) = account_filter(&principal, realm) else { return Ok(None) };
+        if password.is_empty() || password.len() > 1024 {
+            return Ok(None);
+        }
+        let mut ldap = self.bound().await?;
+        let found = self.find_user(&mut ldap, &principal, &filter).await;
+        let _ = ldap.unbind().await;
+        let Some((user_dn, sam)) = found? else { return Ok(None) };
+        let mut ldap = self.connect().await?;
+        let result = ldap
+            .with_timeout(self.config.timeout)
+            .simple_bind(&user_dn, password)
+            .await
+            .map_err(|e| self.fail("binding as the user", &e))?;
+        let _ = ldap.unbind().await;
+        match result.rc {
+            0 => {
+                let sam = if sam.is_empty() { name.to_owned() } else { sam };
+                Ok(Some(format!("{sam}@{realm}")))
+            }
+            // invalidCredentials (a wrong password; AD also answers so for a locked account).
+            49 => Ok(None),
+            rc => {
+                Err(self.fail("binding as the user", &format!("result code {rc} {}", result.text)))
+            }
+        }
+    }
+
+    async fn lookup(&self, principal: &str, filter: &str) -> Result<Rights, LookupError> {
+        let c = &self.config;
+        let fail = |what: &str, e: &dyn std::fmt::Display| self.fail(what, e);
+        let mut ldap = self.bound().await?;
+        let found = self.find_user(&mut ldap, principal, filter).await;
+        let user_dn = match found {
+            Ok(Some((dn, _))) => dn,
+            Ok(None) => {
+                let _ = ldap.unbind().await;
                 return Ok(Rights::default());
             }
-            [one] => one.clone(),
-            more => {
+            Err(e) => {
                 let _ = ldap.unbind().await;
-                return Err(LookupError::Ambiguous {
-                    principal: principal.to_owned(),
-                    count: more.len(),
-                });
+                return Err(e);
             }
         };
         let mut memberships: BTreeMap<&str, bool> = BTreeMap::new();

@@ -4,7 +4,8 @@
 //!
 //! [`config`] (TOML → validated config), [`store`] (SQLite or PostgreSQL, one set of
 //! migrations), [`desk`] (intake checks, decisions, signing), [`server`] (the HTTP routes), [`pages`] (the approvers' pages) and [`auth`] (who is
-//! signed in, who may decide what, CSRF) with [`directory`] (approvers from AD groups).
+//! signed in, who may decide what, CSRF) with [`directory`] (approvers from AD groups) and
+//! [`signin`] (the password sign-in fallback).
 
 pub mod auth;
 pub mod config;
@@ -14,4 +15,5 @@ pub mod mail;
 pub mod overview;
 pub mod pages;
 pub mod server;
+pub mod signin;
 pub mod store;

@@ -14,6 +14,7 @@ use gatehouse_approval::config::{self, AuthConfig, Config, LogFormat, CONFIG_FIL
 use gatehouse_approval::desk::{load_key, Desk};
 use gatehouse_approval::mail::Mailer;
 use gatehouse_approval::server::{self, Access, App, Limits};
+use gatehouse_approval::signin::Sessions;
 use gatehouse_approval::store::Store;
 use gatehouse_core::Policy;
 
@@ -291,6 +292,15 @@ fn access(config: &Config) -> anyhow::Result<Access> {
         approvers: Approvers::new(&config.approvers_all, &config.approvers_by_category),
         directory,
         csrf: Csrf::new().map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?,
+        sessions: if config.password_sign_in {
+            tracing::info!("approvers may also sign in with their domain password (LDAP bind) at /desk/sign-in");
+            Some(
+                Sessions::new(config.public_url.starts_with("https://"))
+                    .map_err(|e| anyhow::anyhow!("the system random source failed: {e}"))?,
+            )
+        } else {
+            None
+        },
         require_requester: config.require_requester,
     })
 }

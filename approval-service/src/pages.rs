@@ -75,7 +75,7 @@ impl Lang {
         }
     }
 
-    fn html_lang(self) -> &'static str {
+    pub(crate) fn html_lang(self) -> &'static str {
         match self {
             Self::En => "en",
             Self::ZhTw => "zh-Hant",
@@ -132,6 +132,26 @@ impl Lang {
             "adaptation_end" => ("Blocking from", "開始封鎖"),
             "count" => ("Number", "數目"),
             "week_of" => ("Week of", "週（由）"),
+            "sign_in" => ("Sign in with your domain password", "以網域密碼登入"),
+            "sign_in_hint" => (
+                "For browsers that cannot sign in with Kerberos. The desk checks your password with the domain controller and does not keep it.",
+                "適用於無法以 Kerberos 登入的瀏覽器。服務台會向網域控制站核對密碼，並不會保存密碼。",
+            ),
+            "user_name" => ("Domain user name", "網域使用者名稱"),
+            "password" => ("Password", "密碼"),
+            "sign_in_failed" => (
+                "The user name or password is wrong, or the account is disabled.",
+                "使用者名稱或密碼錯誤，或帳戶已停用。",
+            ),
+            "sign_in_wait" => (
+                "Too many failed attempts for this user name; wait 15 minutes.",
+                "此使用者名稱登入失敗次數過多，請等候 15 分鐘。",
+            ),
+            "form_expired" => (
+                "The form has expired: enter your name and password again.",
+                "表格已過期，請重新輸入名稱及密碼。",
+            ),
+            "or_password" => ("Or sign in with your domain password", "或以網域密碼登入"),
             _ => ("?", "?"),
         };
         match self {
@@ -176,8 +196,11 @@ pub(crate) async fn approver(
             "Approver sign-in is not configured on this desk ([auth] in the configuration).",
         ));
     };
-    let Some(user) = auth.user(headers) else {
-        return Err(Refusal(StatusCode::UNAUTHORIZED, lang, UNAUTHORIZED));
+    let user = auth.user(headers).or_else(|| crate::signin::session_user(app, headers));
+    let Some(user) = user else {
+        let text =
+            if app.access.sessions.is_some() { UNAUTHORIZED_OR_PASSWORD } else { UNAUTHORIZED };
+        return Err(Refusal(StatusCode::UNAUTHORIZED, lang, text));
     };
     let listed = app.access.approvers.rights(&user);
     let rights = match &app.access.directory {
@@ -206,9 +229,28 @@ pub(crate) struct Refusal(StatusCode, Lang, &'static str);
 
 /// The text of a 401; [`crate::server`] adds the authentication method's challenge to it.
 pub(crate) const UNAUTHORIZED: &str = "Sign in with your domain account. If this page stays, reload it once (a browser's first Kerberos sign-in can fail).";
+/// The same with password sign-in on: the page links to the form.
+pub(crate) const UNAUTHORIZED_OR_PASSWORD: &str = "Sign in with your domain account. If this page stays, reload it once (a browser's first Kerberos sign-in can fail), or use your domain password.";
+/// The sign-in form's text when the directory cannot check a password.
+pub(crate) const DIRECTORY_DOWN_SIGN_IN: &str = "The directory (Active Directory) could not be reached, so the password cannot be checked. Try again in a minute; if this persists, tell the desk's administrators.";
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
+        if self.2 == UNAUTHORIZED_OR_PASSWORD {
+            let lang = self.1;
+            let body = html! {
+                (DOCTYPE)
+                html lang=(lang.html_lang()) {
+                    head { meta charset="utf-8"; title { (lang.t("title")) } }
+                    body { main {
+                        h1 { (lang.t("title")) }
+                        p role="alert" { (self.2) }
+                        p { a href={ "/desk/sign-in?lang=" (lang.code()) } { (lang.t("or_password")) } }
+                    } }
+                }
+            };
+            return (self.0, no_store(), Html(body.into_string())).into_response();
+        }
         message(self.0, self.1, self.2)
     }
 }

@@ -7,7 +7,7 @@
 //! | `GET /api/revocations` | the revocation list: a JWS signed by the desk's key (`application/jose`), with an `ETag`; `If-None-Match` → 304 |
 //! | `GET /api/requests/{id}` | `{status: pending}`, `{status: approved, token, expiresMs, days}`, `{status: denied, reason}` or `{status: revoked, revokedMs}` |
 //!
-//! The approvers' pages are [`crate::pages`].
+//! The approvers' pages are [`crate::pages`]; the password sign-in fallback is [`crate::signin`].
 //!
 //! Errors are JSON `{"error": message, "field": name-or-null}` with a 4xx status that says
 //! which kind (400 not JSON, 409 duplicate requestId, 413 too large, 415 not JSON content,
@@ -50,6 +50,8 @@ pub struct Access {
     pub directory: Option<crate::directory::Directory>,
     /// The forms' CSRF tokens.
     pub csrf: Csrf,
+    /// Password sign-in (LDAP bind) and its session cookies; `None`: off.
+    pub sessions: Option<crate::signin::Sessions>,
     /// Refuse (401, with the challenge) requests the domain did not authenticate, rather than
     /// record the desktop's word.
     pub require_requester: bool,
@@ -113,6 +115,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/requests/{id}", get(status))
         .route("/api/revocations", get(revocations))
         .route("/desk", get(pages::queue))
+        .route("/desk/sign-in", get(crate::signin::sign_in_form).post(crate::signin::sign_in))
         .route("/desk/approved", get(pages::in_force))
         .route("/desk/history", get(pages::history))
         .route("/desk/history.csv", get(pages::history_csv))

@@ -102,6 +102,7 @@ impl Harness {
             approvers: Approvers::new(&["bob@CORP.EXAMPLE".to_owned()], &by_category),
             directory,
             csrf: Csrf::new().unwrap(),
+            sessions: None,
             require_requester: false,
         };
         let mailer = mail.map(|m| Mailer::new(m, "https://desk.corp.example").unwrap());

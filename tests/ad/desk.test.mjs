@@ -14,7 +14,9 @@
 // is authenticated by Kerberos: auth.require_requester) → bob signs in with Kerberos and approves
 // for one day → the waiting tab opens Gmail by itself → bob revokes → alice is blocked again
 // within the test-shortened revocation interval (approvals.revocationListMinutes = 1), with no
-// click → mallory gets 403 on the queue. Then the directory is stopped: fail closed.
+// click → mallory gets 403 on the queue. Then the LDAP-bind fallback sign-in (a password form,
+// checked by binding to the DC as the user over LDAPS; a signed session cookie), and the
+// directory stopped: fail closed.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -67,7 +69,7 @@ before(async () => {
   const t0 = Date.now();
   desk = await startDesk({
     publicUrl: DESK,
-    negotiate: { keytab: domain.desk.keytab, requireRequester: true },
+    negotiate: { keytab: domain.desk.keytab, requireRequester: true, passwordSignIn: true },
     approvers: { groups: [domain.desk.approversGroup] },
     directory: {
       url: `ldaps://dc1.${domain.name}`,
@@ -226,7 +228,79 @@ test('bob revokes → alice is blocked again within the revocation interval, wit
   assert.equal(alice.web.requests.filter((r) => r.host === GMAIL_HOST && r.atMs >= sinceMs).length, 0, 'Gmail saw nothing after the revocation');
 });
 
+/** The desk's form cookie and token for one sign-in (GET /desk/sign-in). */
+async function signInForm() {
+  const r = await fetch(`${desk.url}/desk/sign-in`);
+  assert.equal(r.status, 200, 'the sign-in form');
+  const cookie = r.headers.getSetCookie().find((c) => c.startsWith('gatehouse_sign_in='));
+  assert.ok(cookie, 'the form sets its one-time cookie');
+  assert.match(cookie, /HttpOnly; SameSite=Strict; Secure/);
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await r.text())?.[1];
+  assert.ok(csrf, 'the form carries its token');
+  return { cookie: cookie.split(';')[0], csrf };
+}
+
+/** Posts the sign-in form; returns {status, session (the cookie's name=value, or null), setCookie, body}. */
+async function signIn(user, password, { form, site = 'same-origin' } = {}) {
+  const f = form ?? await signInForm();
+  const r = await fetch(`${desk.url}/desk/sign-in`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: f.cookie, 'sec-fetch-site': site },
+    body: new URLSearchParams({ user, password, csrf: f.csrf, lang: 'en' }).toString(),
+  });
+  const setCookie = r.headers.getSetCookie().find((c) => c.startsWith('gatehouse_session=')) ?? null;
+  return { status: r.status, setCookie, session: setCookie?.split(';')[0] ?? null, location: r.headers.get('location'), body: await r.text() };
+}
+
+const queueWith = (session) => fetch(`${desk.url}/desk`, { headers: session ? { cookie: session } : {} });
+
+test('LDAP-bind fallback sign-in: the password checked by binding to the DC as the user; a signed session cookie; mallory still 403', async () => {
+  const t0 = Date.now();
+  const { alice: a, bob: b, mallory: m } = domain.users;
+  // The 401 without a ticket links to the form.
+  const anonymous = await queueWith(null);
+  assert.equal(anonymous.status, 401);
+  assert.match(await anonymous.text(), /href="\/desk\/sign-in\?lang=en"/, 'the 401 page offers the password sign-in');
+
+  const wrong = await signIn('bob', `${b.password}x`);
+  assert.equal(wrong.status, 403, 'a wrong password');
+  assert.equal(wrong.session, null);
+  assert.match(wrong.body, /user name or password is wrong/);
+  // A name with no password would be an anonymous bind that "succeeds" (RFC 4513 5.1.2).
+  assert.equal((await signIn('bob', '')).status, 403, 'an empty password');
+  assert.equal((await signIn(`bob@EVIL.EXAMPLE`, b.password)).status, 403, 'another realm');
+  assert.equal((await signIn('*', b.password)).status, 403, 'a filter wildcard as the name');
+  const stale = await signInForm();
+  assert.equal((await signIn('bob', b.password, { form: { ...stale, cookie: 'gatehouse_sign_in=0123' } })).status, 403, 'a form whose cookie is not its own');
+  assert.equal((await signIn('bob', b.password, { site: 'cross-site' })).status, 403, 'a cross-site post');
+
+  const mallory = await signIn('mallory', m.password);
+  assert.equal(mallory.status, 303, `mallory's right password signs her in: ${mallory.body}`);
+  const mq = await queueWith(mallory.session);
+  assert.equal(mq.status, 403, 'mallory, signed in by password, is still no approver');
+  assert.match(await mq.text(), /You are not an approver on this desk\./);
+  assert.equal((await signIn('alice', a.password).then((r) => queueWith(r.session))).status, 403, 'alice by password');
+
+  const bob = await signIn('BOB@corp.example', b.password);
+  assert.equal(bob.status, 303, `bob's right password: ${bob.body}`);
+  assert.equal(bob.location, '/desk?lang=en');
+  assert.match(bob.setCookie, /^gatehouse_session=[^;]+; Path=\/desk; Max-Age=28800; HttpOnly; SameSite=Strict; Secure$/, bob.setCookie);
+  const bq = await queueWith(bob.session);
+  assert.equal(bq.status, 200, 'bob\'s queue with the session cookie');
+  assert.match(await bq.text(), /bob@CORP\.EXAMPLE/, 'signed in as the directory spells him, in the realm');
+  // A cookie naming bob that the desk did not sign.
+  const [, , mac] = bob.session.split('=')[1].split('.');
+  const forged = `gatehouse_session=${Buffer.from('bob@CORP.EXAMPLE').toString('base64url')}.${Date.now() + 3_600_000}.${mac}`;
+  assert.equal((await queueWith(forged)).status, 401, 'a forged session cookie');
+  assert.match(deskLog(), /signed in with the domain password \(LDAP bind\) user=bob@CORP\.EXAMPLE/);
+  assert.doesNotMatch(deskLog(), new RegExp(b.password.replace(/[!]/g, '\\$&')), 'the password is never logged');
+  console.log(`# timing: password sign-in checks ${since(t0)} ms`);
+});
+
 test('the directory unreachable: bob is refused with a page that says so, and admitted again when it is back', async () => {
+  // bob's ticket for HTTP/desk.corp.example, in his cache before the KDC goes away with the DC.
+  assert.equal((await curlAs('bob', '/desk')).status, 200, 'bob with the directory up');
   await dc.stop();
   try {
     // Past the desk's cache of bob's answer.
@@ -236,6 +310,10 @@ test('the directory unreachable: bob is refused with a page that says so, and ad
     const down = await curlAs('bob', '/desk');
     assert.equal(down.status, 403, `bob with the directory down: ${down.body}`);
     assert.match(down.body, /directory \(Active Directory\) could not be reached/);
+    const password = await signIn('bob', domain.users.bob.password);
+    assert.equal(password.status, 503, 'a password sign-in with the directory down');
+    assert.equal(password.session, null);
+    assert.match(password.body, /password cannot be checked/);
   } finally {
     await dc.start();
   }

@@ -55,6 +55,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$here/domain.sh" up "$B"
+# The desk's binary, copied: the target folder is shared, and a build elsewhere relinking it
+# mid-run made it vanish for a moment (seen once).
+if [ -x "$GATEHOUSE_APPROVAL_BIN" ]; then
+  cp "$GATEHOUSE_APPROVAL_BIN" "$B/gatehouse-approval"
+  export GATEHOUSE_APPROVAL_BIN=$B/gatehouse-approval
+fi
 setup_ms=$(sed -n 's/^setup=//p' "$B/timings")
 
 tests_start=$(date +%s%N)

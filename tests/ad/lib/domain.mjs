@@ -55,6 +55,7 @@ export const domain = {
     uid: Number(env[`${u.toUpperCase()}_UID`]),
     gid: Number(env[`${u.toUpperCase()}_GID`]),
     ccache: env[`${u.toUpperCase()}_CCACHE`],
+    password: env[`${u.toUpperCase()}_PASSWORD`],
   }])),
   /** The approval desk's pieces in the directory (domain.sh `desk_setup`). */
   desk: {

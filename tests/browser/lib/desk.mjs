@@ -56,8 +56,9 @@ const tomlString = (s) => JSON.stringify(s); // a TOML basic string is a JSON st
  * @param {string} o.publicUrl      the address desktops use (status URLs are built from it)
  * @param {object} o.approvers      `{all: [...], categories: {category: [...]}, groups: [DN...],
  *                                  categoryGroups: {category: [DN...]}}` (the [approvers] table)
- * @param {object} [o.negotiate]    `{keytab, requireRequester}`: the desk does Kerberos itself
- *                                  (auth.mode = "negotiate") instead of trusting the proxy's headers
+ * @param {object} [o.negotiate]    `{keytab, requireRequester, passwordSignIn}`: the desk does
+ *                                  Kerberos itself (auth.mode = "negotiate") instead of trusting the
+ *                                  proxy's headers; passwordSignIn: also the LDAP-bind form
  * @param {object} [o.directory]    the [directory] table, keys as in the TOML (url, base_dn, …)
  * @param {(keys: object[]) => object} [o.policy] the department policy, given the desk's public
  *                                  keys; written to a file the desk reads (`policy`)
@@ -89,6 +90,7 @@ export async function startDesk({ publicUrl, approvers, policy, tls, negotiate, 
 mode = "negotiate"
 keytab = ${tomlString(negotiate.keytab)}
 require_requester = ${Boolean(negotiate.requireRequester)}
+password_sign_in = ${Boolean(negotiate.passwordSignIn)}
 ` : `
 [auth]
 mode = "proxy"
