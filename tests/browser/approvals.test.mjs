@@ -14,6 +14,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO, blockPageReady, hostAvailable, openScenario, sleep } from './lib/harness.mjs';
 import { cliAvailable, cliBin, inspect, makeApprover, revokeFragment } from './lib/approver.mjs';
+import { stopWorker } from './lib/worker.mjs';
 
 const GMAIL = 'https://mail.google.com/mail/u/0/';
 const OUTLOOK = 'https://outlook.live.com/mail/0/';
@@ -571,6 +572,7 @@ test('the desk\'s signed revocation list: a forged one is ignored, approvals wai
     // makes). With no recent list, approvals are held — a desk-only revocation cannot revive.
     list = null;
     await sw.evaluate(() => chrome.storage.local.remove('gatehouse.revocationList'));
+    await stopWorker(s); // what the worker held in memory goes too, as at a browser restart
     const cutMs = Date.now();
     policy = { ...policy, approvals: { ...policy.approvals, revocationListMinutes: 3 } };
     s.setPolicy(policy);
