@@ -80,6 +80,7 @@ struct RawDirectory {
     realm: Option<String>,
     bind_dn: Option<String>,
     password_file: Option<PathBuf>,
+    keytab: Option<PathBuf>,
     ca_file: Option<PathBuf>,
     cache_seconds: Option<i64>,
     timeout_seconds: Option<i64>,
@@ -425,7 +426,7 @@ impl Config {
             (None, true) => {
                 return Err(bad(
                     "directory",
-                    "is missing, but [approvers] names AD groups: add [directory] with url, base_dn, realm, bind_dn and password_file (docs/admin-guide.md, \"Approvers from AD groups\")".into(),
+                    "is missing, but [approvers] names AD groups: add [directory] with url, base_dn, realm and keytab (or bind_dn and password_file) (docs/admin-guide.md, \"Approvers from AD groups\")".into(),
                 ))
             }
             (Some(d), _) => Some(directory(d, &raw.approvers, &in_data, &bad)?),
@@ -542,21 +543,39 @@ fn directory(
             format!("{realm:?} is not a realm: write e.g. \"CORP.EXAMPLE\""),
         ));
     }
-    let bind_dn = d.bind_dn.ok_or_else(|| {
-        bad("directory.bind_dn", "is missing: write the desk's service account, e.g. \"CN=desksvc,CN=Users,DC=corp,DC=example\" or \"desksvc@corp.example\"".into())
-    })?;
-    if bind_dn.trim().is_empty() {
-        return Err(bad(
-            "directory.bind_dn",
-            "is empty: write the desk's service account, e.g. \"desksvc@corp.example\"".into(),
-        ));
-    }
-    let password_file = d.password_file.ok_or_else(|| {
-        bad(
-            "directory.password_file",
-            "is missing: give an owner-only file holding the service account's password".into(),
-        )
-    })?;
+    let bind = match (d.keytab, d.bind_dn, d.password_file) {
+        (Some(keytab), None, None) => crate::directory::Bind::Gssapi { keytab: in_data(keytab) },
+        (Some(_), _, _) => {
+            return Err(bad(
+                "directory.keytab",
+                "and bind_dn/password_file both given: the desk binds with Kerberos (keytab) or with a password (bind_dn and password_file), not both; remove one".into(),
+            ))
+        }
+        (None, None, None) => {
+            return Err(bad(
+                "directory.keytab",
+                "is missing, and so are bind_dn and password_file: give the desk's service account as keytab = \"desksvc.keytab\" (Kerberos, preferred) or as bind_dn and password_file".into(),
+            ))
+        }
+        (None, bind_dn, password_file) => {
+            let dn = bind_dn.ok_or_else(|| {
+                bad("directory.bind_dn", "is missing: write the desk's service account, e.g. \"CN=desksvc,CN=Users,DC=corp,DC=example\" or \"desksvc@corp.example\"".into())
+            })?;
+            if dn.trim().is_empty() {
+                return Err(bad(
+                    "directory.bind_dn",
+                    "is empty: write the desk's service account, e.g. \"desksvc@corp.example\"".into(),
+                ));
+            }
+            let password_file = password_file.ok_or_else(|| {
+                bad(
+                    "directory.password_file",
+                    "is missing: give an owner-only file holding the service account's password".into(),
+                )
+            })?;
+            crate::directory::Bind::Simple { dn, password_file: in_data(password_file) }
+        }
+    };
     let seconds = |key: &'static str, v: Option<i64>, default: i64, max: i64| match v {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),
@@ -568,8 +587,7 @@ fn directory(
         url,
         base_dn,
         realm,
-        bind_dn,
-        password_file: in_data(password_file),
+        bind,
         ca_file: d.ca_file.map(in_data),
         cache: std::time::Duration::from_secs(cache.unsigned_abs()),
         timeout: std::time::Duration::from_secs(timeout.unsigned_abs()),
@@ -652,6 +670,8 @@ format = "text"
 # url = "ldaps://dc1.corp.example"
 # base_dn = "DC=corp,DC=example"
 # realm = "CORP.EXAMPLE"
+# keytab = "desksvc.keytab"               # owner-only: Kerberos (preferred; sealed on ldap://)
+# or a password, over TLS only:
 # bind_dn = "desksvc@corp.example"
 # password_file = "directory-password"   # owner-only
 # ca_file = "/etc/gatehouse/corp-ca.pem"  # without it, the system's CA store
@@ -725,7 +745,20 @@ mod tests {
         let d = c.directory.unwrap();
         assert_eq!(d.url, "ldaps://dc1.corp.example");
         assert_eq!(d.realm, "CORP.EXAMPLE");
-        assert_eq!(d.password_file, PathBuf::from("/srv/desk/directory-password"));
+        assert_eq!(
+            d.bind,
+            crate::directory::Bind::Simple {
+                dn: "desksvc@corp.example".into(),
+                password_file: PathBuf::from("/srv/desk/directory-password")
+            }
+        );
+        let k = dir("keytab = \"desksvc.keytab\"")
+            .replace("bind_dn = \"desksvc@corp.example\"\n", "")
+            .replace("password_file = \"directory-password\"\n", "");
+        assert_eq!(
+            parse(&k).unwrap().directory.unwrap().bind,
+            crate::directory::Bind::Gssapi { keytab: PathBuf::from("/srv/desk/desksvc.keytab") }
+        );
         assert_eq!(d.ca_file, Some(PathBuf::from("/srv/desk/ca.pem")));
         assert_eq!(d.cache, std::time::Duration::from_secs(60));
         assert_eq!(d.groups_all, ["CN=G,DC=corp,DC=example"]);
@@ -775,6 +808,12 @@ mod tests {
             (&dir("realm = \"a@b\""), "`directory.realm`", "CORP.EXAMPLE"),
             (&dir_without("bind_dn"), "`directory.bind_dn` is missing", "desksvc"),
             (&dir_without("password_file"), "`directory.password_file` is missing", "owner-only"),
+            (&dir("keytab = \"k\""), "`directory.keytab` and bind_dn/password_file", "remove one"),
+            (
+                &dir("").replace("bind_dn = \"desksvc@corp.example\"\n", "").replace("password_file = \"directory-password\"\n", ""),
+                "`directory.keytab` is missing",
+                "keytab = \"desksvc.keytab\"",
+            ),
             (&dir("cache_seconds = 0"), "`directory.cache_seconds`", "1 to 3600"),
             (&dir("timeout_seconds = 600"), "`directory.timeout_seconds`", "1 to 60"),
             (

@@ -1,8 +1,9 @@
 //! Approvers read from Active Directory: is the signed-in principal a (nested) member of the
 //! approvers' groups?
 //!
-//! One lookup is an LDAP connection over TLS (`ldaps://`, or `ldap://` with StartTLS — never
-//! plain text), a simple bind as the desk's service account, one search for the user object and
+//! One lookup is an LDAP connection bound as the desk's service account — with Kerberos (SASL
+//! GSSAPI, its keytab; sealed by Kerberos on `ldap://`) or with a password over TLS (`ldaps://`,
+//! or `ldap://` with StartTLS; never plain text) — one search for the user object and
 //! one base search per configured group with AD's `LDAP_MATCHING_RULE_IN_CHAIN`
 //! (1.2.840.113556.1.4.1941), so that membership through nested groups counts. Answers are
 //! cached for `directory.cache_seconds`; failures are not cached and make the user no approver
@@ -28,10 +29,8 @@ pub struct DirectoryConfig {
     pub base_dn: String,
     /// The Kerberos realm whose principals are looked up (exact, e.g. `CORP.EXAMPLE`).
     pub realm: String,
-    /// The service account the desk binds as (a DN or `name@domain`).
-    pub bind_dn: String,
-    /// The owner-only file holding its password.
-    pub password_file: PathBuf,
+    /// How the desk binds.
+    pub bind: Bind,
     /// PEM file with the CA certificate(s) the directory's TLS certificate chains to; `None`:
     /// the system's store.
     pub ca_file: Option<PathBuf>,
@@ -43,6 +42,26 @@ pub struct DirectoryConfig {
     pub groups_all: Vec<String>,
     /// Groups whose (nested) members decide one category.
     pub groups_by_category: BTreeMap<String, Vec<String>>,
+}
+
+/// How the desk binds to the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    /// SASL GSSAPI (Kerberos) with the service account's keys from `keytab` (the desk sets
+    /// `KRB5_CLIENT_KTNAME` to it and keeps its tickets in memory). On `ldap://` Kerberos signs
+    /// and seals the connection (what AD and Samba require of GSSAPI); on `ldaps://`, TLS.
+    Gssapi {
+        /// The owner-only keytab with the account's keys (`samba-tool domain exportkeytab
+        /// --principal=desksvc`, `ktpass`).
+        keytab: PathBuf,
+    },
+    /// A simple bind, always over TLS.
+    Simple {
+        /// The service account (a DN or `name@domain`).
+        dn: String,
+        /// The owner-only file holding its password.
+        password_file: PathBuf,
+    },
 }
 
 /// Why the directory could not say whether someone is an approver.
@@ -145,6 +164,7 @@ pub fn member_filter(group_dn: &str) -> String {
 /// Looks approvers up in the directory, with a short cache.
 pub struct Directory {
     config: DirectoryConfig,
+    /// The simple bind's password; empty with GSSAPI.
     password: String,
     tls: Arc<rustls::ClientConfig>,
     cache: Mutex<HashMap<String, (Instant, Rights)>>,
@@ -162,24 +182,43 @@ impl Directory {
     /// # Errors
     /// A message naming the key (`directory.password_file`, `directory.ca_file`) and the fix.
     pub fn new(config: DirectoryConfig) -> Result<Self, String> {
-        let pw = &config.password_file;
-        if gatehouse_admin::approve::readable_by_others(pw) {
-            return Err(format!(
-                "directory.password_file {}: other users can read it; make it owner-only (chmod 600 {})",
-                pw.display(),
-                pw.display()
-            ));
-        }
-        let password = std::fs::read_to_string(pw)
-            .map_err(|e| format!("directory.password_file {}: cannot read it: {e}", pw.display()))?
-            .trim_end_matches(['\r', '\n'])
-            .to_owned();
-        if password.is_empty() {
-            return Err(format!(
-                "directory.password_file {} is empty: write the service account's password into it",
-                pw.display()
-            ));
-        }
+        let password = match &config.bind {
+            Bind::Simple { password_file: pw, .. } => {
+                if gatehouse_admin::approve::readable_by_others(pw) {
+                    return Err(format!(
+                        "directory.password_file {}: other users can read it; make it owner-only (chmod 600 {})",
+                        pw.display(),
+                        pw.display()
+                    ));
+                }
+                let password = std::fs::read_to_string(pw)
+                    .map_err(|e| {
+                        format!("directory.password_file {}: cannot read it: {e}", pw.display())
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned();
+                if password.is_empty() {
+                    return Err(format!(
+                        "directory.password_file {} is empty: write the service account's password into it",
+                        pw.display()
+                    ));
+                }
+                password
+            }
+            Bind::Gssapi { keytab } => {
+                if gatehouse_admin::approve::readable_by_others(keytab) {
+                    return Err(format!(
+                        "directory.keytab {}: other users can read it; make it owner-only (chmod 600 {})",
+                        keytab.display(),
+                        keytab.display()
+                    ));
+                }
+                std::fs::File::open(keytab).map_err(|e| {
+                    format!("directory.keytab {}: cannot read it: {e}", keytab.display())
+                })?;
+                String::new()
+            }
+        };
         let mut roots = rustls::RootCertStore::empty();
         match &config.ca_file {
             Some(ca) => {
@@ -266,13 +305,15 @@ impl Directory {
         LookupError::Unreachable { url: self.config.url.clone(), message: format!("{what}: {e}") }
     }
 
-    /// A TLS connection to the directory (not bound yet).
-    async fn connect(&self) -> Result<ldap3::Ldap, LookupError> {
+    /// A connection to the directory (not bound yet): TLS (`ldaps://`, or StartTLS on
+    /// `ldap://`), except for a GSSAPI bind on `ldap://`, which Kerberos seals instead (`tls`
+    /// false). A password is only ever sent with `tls`.
+    async fn connect(&self, tls: bool) -> Result<ldap3::Ldap, LookupError> {
         let c = &self.config;
         let settings = LdapConnSettings::new()
             .set_conn_timeout(c.timeout)
             .set_config(self.tls.clone())
-            .set_starttls(c.url.starts_with("ldap://"));
+            .set_starttls(tls && c.url.starts_with("ldap://"));
         let (conn, ldap) = LdapConnAsync::with_settings(settings, &c.url)
             .await
             .map_err(|e| self.fail("connecting", &e))?;
@@ -282,13 +323,31 @@ impl Directory {
 
     /// A connection bound as the desk's service account.
     async fn bound(&self) -> Result<ldap3::Ldap, LookupError> {
-        let mut ldap = self.connect().await?;
-        ldap.with_timeout(self.config.timeout)
-            .simple_bind(&self.config.bind_dn, &self.password)
-            .await
-            .and_then(ldap3::LdapResult::success)
-            .map_err(|e| self.fail("binding as directory.bind_dn", &e))?;
-        Ok(ldap)
+        match &self.config.bind {
+            Bind::Simple { dn, .. } => {
+                let mut ldap = self.connect(true).await?;
+                ldap.with_timeout(self.config.timeout)
+                    .simple_bind(dn, &self.password)
+                    .await
+                    .and_then(ldap3::LdapResult::success)
+                    .map_err(|e| self.fail("binding as directory.bind_dn", &e))?;
+                Ok(ldap)
+            }
+            Bind::Gssapi { .. } => {
+                let mut ldap = self.connect(self.config.url.starts_with("ldaps://")).await?;
+                // The SPN is ldap/<the host in directory.url>.
+                let host = url::Url::parse(&self.config.url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_default();
+                ldap.with_timeout(self.config.timeout)
+                    .sasl_gssapi_bind(&host)
+                    .await
+                    .and_then(ldap3::LdapResult::success)
+                    .map_err(|e| self.fail("binding with Kerberos (directory.keytab)", &e))?;
+                Ok(ldap)
+            }
+        }
     }
 
     /// The one enabled user object `filter` selects: its DN and `sAMAccountName`; `None` when
@@ -362,7 +421,7 @@ impl Directory {
         let found = self.find_user(&mut ldap, &principal, &filter).await;
         let _ = ldap.unbind().await;
         let Some((user_dn, sam)) = found? else { return Ok(None) };
-        let mut ldap = self.connect().await?;
+        let mut ldap = self.connect(true).await?;
         let result = ldap
             .with_timeout(self.config.timeout)
             .simple_bind(&user_dn, password)

@@ -90,6 +90,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         {
             std::env::set_var("KRB5_KTNAME", format!("FILE:{}", keytab.display()));
         }
+        // The directory's Kerberos bind: the account's keys as initiator credentials, and its
+        // tickets in this process's memory (never the invoking user's ticket cache).
+        if let Ok(Config { directory: Some(d), .. }) = Config::load(config) {
+            if let gatehouse_approval::directory::Bind::Gssapi { keytab } = &d.bind {
+                std::env::set_var("KRB5_CLIENT_KTNAME", format!("FILE:{}", keytab.display()));
+                std::env::set_var("KRB5CCNAME", "MEMORY:gatehouse-approval-directory");
+            }
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {

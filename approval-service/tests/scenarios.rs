@@ -625,8 +625,10 @@ async fn an_unreachable_directory_makes_nobody_an_approver_through_a_group() {
         url: format!("ldaps://127.0.0.1:{port}"),
         base_dn: "DC=corp,DC=example".into(),
         realm: "CORP.EXAMPLE".into(),
-        bind_dn: "desksvc@corp.example".into(),
-        password_file: password,
+        bind: gatehouse_approval::directory::Bind::Simple {
+            dn: "desksvc@corp.example".into(),
+            password_file: password,
+        },
         ca_file: None,
         cache: std::time::Duration::from_secs(60),
         timeout: std::time::Duration::from_secs(2),

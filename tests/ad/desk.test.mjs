@@ -71,12 +71,14 @@ before(async () => {
     publicUrl: DESK,
     negotiate: { keytab: domain.desk.keytab, requireRequester: true, passwordSignIn: true },
     approvers: { groups: [domain.desk.approversGroup] },
+    // The desk binds to the directory with Kerberos (its keytab), sealed by Kerberos on ldap://;
+    // the password sign-in's user binds go over StartTLS. The simple bind over LDAPS has its own
+    // test below.
     directory: {
-      url: `ldaps://dc1.${domain.name}`,
+      url: `ldap://dc1.${domain.name}`,
       base_dn: domain.desk.baseDn,
       realm: domain.realm,
-      bind_dn: domain.desk.bind,
-      password_file: domain.desk.passwordFile,
+      keytab: domain.desk.clientKeytab,
       ca_file: domain.desk.caFile,
       cache_seconds: CACHE_SECONDS,
     },
@@ -119,11 +121,11 @@ async function browserAs(user) {
 }
 
 /**
- * `curl --negotiate` to the desk as `user` (with the user's ticket cache), or with no ticket.
+ * `curl --negotiate` to the desk `d` as `user` (with the user's ticket cache), or with no ticket.
  * Returns {status, body}.
  */
-async function curlAs(user, urlPath) {
-  const port = new URL(desk.url).port;
+async function curlAs(user, urlPath, d = desk) {
+  const port = new URL(d.url).port;
   const ccache = user ? domain.users[user].ccache : path.join(work, 'no-ticket');
   const curl = ['env', `KRB5CCNAME=FILE:${ccache}`, 'curl', '-s', '--negotiate', '-u', ':',
     '--resolve', `${domain.desk.fqdn}:${port}:127.0.0.1`, '-w', '\n%{http_code}', `http://${domain.desk.fqdn}:${port}${urlPath}`];
@@ -296,6 +298,28 @@ test('LDAP-bind fallback sign-in: the password checked by binding to the DC as t
   assert.match(deskLog(), /signed in with the domain password \(LDAP bind\) user=bob@CORP\.EXAMPLE/);
   assert.doesNotMatch(deskLog(), new RegExp(b.password.replace(/[!]/g, '\\$&')), 'the password is never logged');
   console.log(`# timing: password sign-in checks ${since(t0)} ms`);
+});
+
+test('the other way to bind: a desk bound with the service account\'s password over LDAPS reads the same groups', async () => {
+  const second = await startDesk({
+    publicUrl: DESK,
+    negotiate: { keytab: domain.desk.keytab },
+    approvers: { groups: [domain.desk.approversGroup] },
+    directory: {
+      url: `ldaps://dc1.${domain.name}`,
+      base_dn: domain.desk.baseDn,
+      realm: domain.realm,
+      bind_dn: domain.desk.bind,
+      password_file: domain.desk.passwordFile,
+      ca_file: domain.desk.caFile,
+    },
+  });
+  try {
+    assert.equal((await curlAs('bob', '/desk', second)).status, 200, 'bob (nested group) with the simple-bind desk');
+    assert.equal((await curlAs('mallory', '/desk', second)).status, 403, 'mallory with the simple-bind desk');
+  } finally {
+    await second.close();
+  }
 });
 
 test('the directory unreachable: bob is refused with a page that says so, and admitted again when it is back', async () => {

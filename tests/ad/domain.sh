@@ -15,8 +15,9 @@
 #
 # For the approval desk (tests/ad/desk.test.mjs) `up` also makes the group "Gatehouse Approvers"
 # with bob in it only through the nested group "Desk Team", the service account desksvc with the
-# SPN HTTP/desk.corp.example (AES keys) exported to DIR/desk/desk.keytab, its password in
-# DIR/desk/directory-password (both owner-only) and a DNS name desk.corp.example → 127.0.0.3.
+# SPN HTTP/desk.corp.example (AES keys) exported to DIR/desk/desk.keytab, the account's own keys
+# (for the desk's Kerberos bind to the directory) to DIR/desk/desksvc.keytab, its password in
+# DIR/desk/directory-password (all owner-only) and a DNS name desk.corp.example → 127.0.0.3.
 #
 # `up` writes DIR/domain.env (sourced by this script, read by tests/ad/lib/domain.mjs):
 # holder pids, user names and passwords, uids, ticket caches.
@@ -187,6 +188,11 @@ PY
   in_ws01 samba-tool domain exportkeytab "$B/desk/desk.keytab" --principal="HTTP/desk.$DOMAIN" \
     -s "$(dc_smb)" > "$B/desk/exportkeytab.log" 2>&1 || { cat "$B/desk/exportkeytab.log" >&2; die "exportkeytab failed"; }
   chmod 600 "$B/desk/desk.keytab"
+  # The account's own keys, for the desk's Kerberos bind to the directory (an SPN cannot ask
+  # for a ticket-granting ticket; the account name can).
+  in_ws01 samba-tool domain exportkeytab "$B/desk/desksvc.keytab" --principal="$DESKSVC" \
+    -s "$(dc_smb)" > "$B/desk/exportkeytab.log" 2>&1 || { cat "$B/desk/exportkeytab.log" >&2; die "exportkeytab failed"; }
+  chmod 600 "$B/desk/desksvc.keytab"
   (umask 077; printf '%s\n' "$DESKPW" > "$B/desk/directory-password")
   in_ws01 samba-tool dns add 127.0.0.2 "$DOMAIN" desk A 127.0.0.3 -U "Administrator%$ADMINPW" > /dev/null 2>&1 ||
     die "samba-tool dns add desk.$DOMAIN failed"
@@ -195,6 +201,7 @@ PY
 DESK_FQDN=desk.$DOMAIN
 DESK_SPN=HTTP/desk.$DOMAIN
 DESK_KEYTAB=$B/desk/desk.keytab
+DESK_CLIENT_KEYTAB=$B/desk/desksvc.keytab
 DESK_BIND=$DESKSVC@$DOMAIN
 DESK_PASSWORD_FILE=$B/desk/directory-password
 DC_CA=$T/tls/ca.pem

@@ -61,7 +61,8 @@ export const domain = {
   desk: {
     fqdn: env.DESK_FQDN, // desk.corp.example
     spn: env.DESK_SPN, // HTTP/desk.corp.example
-    keytab: env.DESK_KEYTAB,
+    keytab: env.DESK_KEYTAB, // HTTP/desk.corp.example: the desk's Negotiate
+    clientKeytab: env.DESK_CLIENT_KEYTAB, // desksvc: the desk's Kerberos bind to the directory
     bind: env.DESK_BIND, // desksvc@corp.example
     passwordFile: env.DESK_PASSWORD_FILE,
     caFile: env.DC_CA, // the CA of the DC's LDAPS certificate
