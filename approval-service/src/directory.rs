@@ -155,6 +155,20 @@ pub fn account_filter(principal: &str, realm: &str) -> Option<String> {
     ))
 }
 
+/// What a person typed as their user name on the sign-in form (`bob`, `bob@corp.example`,
+/// `bob@CORP.EXAMPLE`) → the account name and the principal in `realm`; `None` for a name in
+/// another realm. The realm is compared without case here (people type the DNS spelling); the
+/// name itself is checked by [`account_filter`].
+pub fn login_principal<'a>(login: &'a str, realm: &str) -> Option<(&'a str, String)> {
+    let login = login.trim();
+    let name = match login.rsplit_once('@') {
+        Some((name, r)) if r.eq_ignore_ascii_case(realm) => name,
+        Some(_) => return None,
+        None => login,
+    };
+    Some((name, format!("{name}@{realm}")))
+}
+
 /// The filter that matches an object that is a member of `group_dn`, directly or through
 /// nested groups.
 pub fn member_filter(group_dn: &str) -> String {
@@ -406,13 +420,7 @@ impl Directory {
         password: &str,
     ) -> Result<Option<String>, LookupError> {
         let realm = &self.config.realm;
-        let login = login.trim();
-        let name = match login.rsplit_once('@') {
-            Some((name, r)) if r.eq_ignore_ascii_case(realm) => name,
-            Some(_) => return Ok(None),
-            None => login,
-        };
-        let principal = format!("{name}@{realm}");
+        let Some((name, principal)) = login_principal(login, realm) else { return Ok(None) };
         let Some(filter) = account_filter(&principal, realm) else { return Ok(None) };
         if password.is_empty() || password.len() > 1024 {
             return Ok(None);
@@ -542,6 +550,36 @@ mod tests {
             _ => d,
         });
         assert_eq!(depth, 0, "{f}");
+    }
+
+    /// The sign-in form's user name: the realm's DNS spelling is the realm; anything else in
+    /// another realm, or a name the filter would not take, signs nobody in.
+    #[test]
+    fn a_typed_login_maps_into_the_realm_only() {
+        let realm = "CORP.EXAMPLE";
+        assert_eq!(login_principal(" bob ", realm), Some(("bob", "bob@CORP.EXAMPLE".into())));
+        assert_eq!(
+            login_principal("BOB@corp.example", realm),
+            Some(("BOB", "BOB@CORP.EXAMPLE".into()))
+        );
+        for other in ["bob@evil.example", "bob@corp.example.evil", "bob@"] {
+            assert_eq!(login_principal(other, realm), None, "{other:?}");
+        }
+        for hostile in ["*", "bob)(|(sAMAccountName=*", "CORP\\bob", "a/b", ""] {
+            let mapped =
+                login_principal(hostile, realm).and_then(|(_, p)| account_filter(&p, realm));
+            if let Some(f) = &mapped {
+                assert!(
+                    !f.contains("=*)") && f.matches('(').count() == f.matches(')').count(),
+                    "{hostile:?} → {f}"
+                );
+            }
+        }
+        assert_eq!(login_principal("", realm).and_then(|(_, p)| account_filter(&p, realm)), None);
+        assert_eq!(
+            login_principal("CORP\\bob", realm).and_then(|(_, p)| account_filter(&p, realm)),
+            None
+        );
     }
 
     #[test]
