@@ -168,7 +168,8 @@ pub(crate) async fn overview(
             }
         }
     };
-    Ok(page(lang, &user, lang.t("overview"), "/desk/overview", content))
+    let sign_out = crate::signin::sign_out_token(&app, &headers);
+    Ok(page(lang, &user, sign_out.as_deref(), lang.t("overview"), "/desk/overview", content))
 }
 
 #[cfg(test)]

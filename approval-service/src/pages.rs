@@ -12,6 +12,7 @@
 //! | `POST /desk/requests/{id}/revoke` | `csrf` → revoke |
 //! | `GET /desk/history` and `/desk/history.csv` | every request this approver may see, newest first |
 //! | `GET /desk/overview` | the compliance overview ([`crate::overview`]) |
+//! | `GET`/`POST /desk/sign-in`, `POST /desk/sign-out` | the password sign-in ([`crate::signin`]) |
 
 use std::sync::Arc;
 
@@ -152,6 +153,7 @@ impl Lang {
                 "表格已過期，請重新輸入名稱及密碼。",
             ),
             "or_password" => ("Or sign in with your domain password", "或以網域密碼登入"),
+            "sign_out" => ("Sign out", "登出"),
             _ => ("?", "?"),
         };
         match self {
@@ -292,7 +294,16 @@ fn waited(ms: i64, lang: Lang) -> String {
     }
 }
 
-pub(crate) fn page(lang: Lang, user: &str, heading: &str, here: &str, content: Markup) -> Response {
+/// A page for a signed-in approver; `sign_out`: the sign-out form's token when a password
+/// sign-in's session cookie came with the request.
+pub(crate) fn page(
+    lang: Lang,
+    user: &str,
+    sign_out: Option<&str>,
+    heading: &str,
+    here: &str,
+    content: Markup,
+) -> Response {
     let other = match lang {
         Lang::En => "zh-TW",
         Lang::ZhTw => "en",
@@ -310,6 +321,13 @@ pub(crate) fn page(lang: Lang, user: &str, heading: &str, here: &str, content: M
             body {
                 header {
                     p { (lang.t("signed_in")) " " strong { (user) } }
+                    @if let Some(token) = sign_out {
+                        form method="post" action="/desk/sign-out" {
+                            input type="hidden" name="csrf" value=(token);
+                            input type="hidden" name="lang" value=(lang.code());
+                            button type="submit" { (lang.t("sign_out")) }
+                        }
+                    }
                     nav aria-label=(lang.t("title")) {
                         ul {
                             li { a href={ "/desk" (q) } { (lang.t("queue")) } }
@@ -424,7 +442,8 @@ pub(crate) async fn queue(
             }
         }
     };
-    Ok(page(lang, &user, lang.t("queue"), "/desk", content))
+    let sign_out = crate::signin::sign_out_token(&app, &headers);
+    Ok(page(lang, &user, sign_out.as_deref(), lang.t("queue"), "/desk", content))
 }
 
 pub(crate) async fn in_force(
@@ -483,7 +502,8 @@ pub(crate) async fn in_force(
             }
         }
     };
-    Ok(page(lang, &user, lang.t("approved"), "/desk/approved", content))
+    let sign_out = crate::signin::sign_out_token(&app, &headers);
+    Ok(page(lang, &user, sign_out.as_deref(), lang.t("approved"), "/desk/approved", content))
 }
 
 fn state_text(r: &Record, lang: Lang) -> &'static str {
@@ -563,7 +583,8 @@ pub(crate) async fn history(
             }
         }
     };
-    Ok(page(lang, &user, lang.t("history"), "/desk/history", content))
+    let sign_out = crate::signin::sign_out_token(&app, &headers);
+    Ok(page(lang, &user, sign_out.as_deref(), lang.t("history"), "/desk/history", content))
 }
 
 /// One CSV field (RFC 4180), with a leading `'` on text a spreadsheet would run as a formula.

@@ -116,6 +116,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/revocations", get(revocations))
         .route("/desk", get(pages::queue))
         .route("/desk/sign-in", get(crate::signin::sign_in_form).post(crate::signin::sign_in))
+        .route("/desk/sign-out", post(crate::signin::sign_out))
         .route("/desk/approved", get(pages::in_force))
         .route("/desk/history", get(pages::history))
         .route("/desk/history.csv", get(pages::history_csv))

@@ -2,13 +2,14 @@
 //! (`auth.password_sign_in`): a form at `/desk/sign-in` takes the domain user name and password,
 //! the desk binds to the directory as that user over TLS ([`Directory::check_password`]), and a
 //! signed session cookie (HttpOnly, SameSite=Strict, Secure on an https desk, path `/desk`)
-//! then stands for the sign-in for [`SESSION_HOURS`] hours or until the desk restarts (the key
-//! is made at start-up, as for the CSRF tokens). There is no sign-out yet: closing the browser
-//! does not end it either (the cookie has a Max-Age).
+//! then stands for the sign-in for [`SESSION_HOURS`] hours, until the desk restarts (the key
+//! is made at start-up, as for the CSRF tokens), or until the user signs out (the cookie is
+//! cleared and its value refused from then on, in this process).
 //!
 //! | route | what |
 //! |---|---|
 //! | `GET /desk/sign-in` | the form; sets the form's one-time cookie |
+//! | `POST /desk/sign-out` | `csrf` → the session ended, back to the form |
 //! | `POST /desk/sign-in` | `user`, `password`, `csrf` → the session cookie and `/desk`, or the form again (403; 429 after repeated failures; 503 when the directory does not answer) |
 //!
 //! The form is protected like the approvers' forms: same-site only (`Sec-Fetch-Site`), and a
@@ -50,6 +51,8 @@ pub struct Sessions {
     key: [u8; 32],
     secure: bool,
     failures: Mutex<HashMap<String, (i64, u32)>>,
+    /// Cookie values signed out before their expiry, with that expiry.
+    ended: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -66,7 +69,12 @@ impl Sessions {
     pub fn new(secure: bool) -> Result<Self, getrandom::Error> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key)?;
-        Ok(Self { key, secure, failures: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            key,
+            secure,
+            failures: Mutex::new(HashMap::new()),
+            ended: Mutex::new(HashMap::new()),
+        })
     }
 
     fn mac(&self, user: &str, expires_ms: i64) -> Vec<u8> {
@@ -99,7 +107,19 @@ impl Sessions {
         let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
         let expected = self.mac(&user, expires_ms);
         let good = !expected.is_empty() && bool::from(expected.as_slice().ct_eq(&mac));
-        (good && now_ms < expires_ms).then_some(user)
+        let ended = self.ended.lock().map_or(true, |e| e.contains_key(value));
+        (good && now_ms < expires_ms && !ended).then_some(user)
+    }
+
+    /// Ends the session `value` stands for: refused from now on, though the browser may keep it.
+    fn end(&self, value: &str, now_ms: i64) {
+        let Some(expires_ms) = value.split('.').nth(1).and_then(|e| e.parse::<i64>().ok()) else {
+            return;
+        };
+        if let Ok(mut ended) = self.ended.lock() {
+            ended.retain(|_, until| *until > now_ms);
+            ended.insert(value.to_owned(), expires_ms);
+        }
     }
 
     /// Whether `login` may try again now (fewer than [`MAX_FAILURES`] recent failures).
@@ -147,6 +167,51 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub(crate) fn session_user(app: &App, headers: &HeaderMap) -> Option<String> {
     let sessions = app.access.sessions.as_ref()?;
     sessions.verify(cookie(headers, SESSION_COOKIE)?, now_ms())
+}
+
+/// The sign-out form's token, when the request carries a valid session cookie.
+pub(crate) fn sign_out_token(app: &App, headers: &HeaderMap) -> Option<String> {
+    session_user(app, headers).map(|user| app.access.csrf.token(&user))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+pub(crate) async fn sign_out(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Form(f): Form<SignOutForm>,
+) -> Response {
+    let lang = Lang::pick(f.lang.as_deref(), &headers);
+    let Some((sessions, _)) = enabled(&app) else { return not_found(lang) };
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return crate::pages::message(StatusCode::FORBIDDEN, lang, "Cross-site form refused.");
+    }
+    let value = cookie(&headers, SESSION_COOKIE).unwrap_or_default();
+    let now = now_ms();
+    let Some(user) = sessions.verify(value, now) else {
+        return Redirect::to(&format!("/desk/sign-in?lang={}", lang.code())).into_response();
+    };
+    if !app.access.csrf.check(&user, &f.csrf) {
+        return crate::pages::message(
+            StatusCode::FORBIDDEN,
+            lang,
+            "The form has expired: reload the page and try again.",
+        );
+    }
+    sessions.end(value, now);
+    tracing::info!(user = %user, "signed out");
+    let mut response = Redirect::to(&format!("/desk/sign-in?lang={}", lang.code())).into_response();
+    if let Ok(v) = HeaderValue::from_str(&sessions.cookie(SESSION_COOKIE, "", "/desk", 0)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,6 +392,11 @@ mod tests {
         let later = v.replace(".2000.", ".9999999.");
         assert_eq!(s.verify(&later, 1_000), None);
         assert_eq!(Sessions::new(true).unwrap().verify(&v, 1_000), None);
+        // Signed out: refused from then on.
+        s.end(&v, 1_000);
+        assert_eq!(s.verify(&v, 1_001), None);
+        let w = s.issue("bob@CORP.EXAMPLE", 3_000);
+        assert_eq!(s.verify(&w, 1_001).as_deref(), Some("bob@CORP.EXAMPLE"));
         for junk in ["", ".", "a.b.c", "a.b.c.d", &format!("{v}.x")] {
             assert_eq!(s.verify(junk, 1_000), None, "{junk:?}");
         }

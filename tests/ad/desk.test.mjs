@@ -296,6 +296,19 @@ test('LDAP-bind fallback sign-in: the password checked by binding to the DC as t
   const forged = `gatehouse_session=${Buffer.from('bob@CORP.EXAMPLE').toString('base64url')}.${Date.now() + 3_600_000}.${mac}`;
   assert.equal((await queueWith(forged)).status, 401, 'a forged session cookie');
   assert.match(deskLog(), /signed in with the domain password \(LDAP bind\) user=bob@CORP\.EXAMPLE/);
+  // Signing out: the page's form, then the cookie is cleared and its value refused from then on.
+  const page = await (await queueWith(bob.session)).text();
+  const signOutCsrf = /action="\/desk\/sign-out"><input type="hidden" name="csrf" value="([^"]+)"/.exec(page)?.[1];
+  assert.ok(signOutCsrf, 'the queue offers a sign-out form to a password sign-in');
+  const out = await fetch(`${desk.url}/desk/sign-out`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: bob.session, 'sec-fetch-site': 'same-origin' },
+    body: new URLSearchParams({ csrf: signOutCsrf, lang: 'en' }).toString(),
+  });
+  assert.equal(out.status, 303, 'signed out');
+  assert.match(out.headers.getSetCookie().join('\n'), /gatehouse_session=; Path=\/desk; Max-Age=0/);
+  assert.equal((await queueWith(bob.session)).status, 401, 'the old cookie, kept by a copy, is refused');
   assert.doesNotMatch(deskLog(), new RegExp(b.password.replace(/[!]/g, '\\$&')), 'the password is never logged');
   console.log(`# timing: password sign-in checks ${since(t0)} ms`);
 });
