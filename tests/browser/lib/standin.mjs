@@ -64,7 +64,7 @@ export async function startStandIn({ name, tls, handler } = {}) {
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      const entry = { atMs: Date.now(), secure, method: req.method, host: (req.headers.host ?? '').replace(/:\d+$/, ''), url: req.url, headers: req.headers, body };
+      const entry = { atMs: Date.now(), secure, method: req.method, host: (req.headers.host ?? '').replace(/:\d+$/, ''), url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, body };
       requests.push(entry);
       const route = routes.get(req.url.split('?')[0]);
       if (route && /^(127\.0\.0\.1|localhost)$/.test(entry.host)) {
