@@ -382,6 +382,8 @@ impl Directory {
         let users: Vec<(String, String)> = entries
             .into_iter()
             .filter(|e| !e.is_ref() && !e.is_intermediate())
+            // `construct` panics on an entry it cannot parse: only the directory, authenticated
+            // by TLS or Kerberos, could send one (the request's task ends, nothing else).
             .map(SearchEntry::construct)
             .map(|e| {
                 let sam = e
