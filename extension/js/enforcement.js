@@ -2,7 +2,8 @@
 // from it: verify the approval tokens, compile, install (rules.js), schedule the next change, and
 // reach what rules cannot once verdicts change — open tabs (tabs.js), site data (sitedata.js).
 
-import { BOOTSTRAP_RULESET, installRules } from './rules.js';
+import { BOOTSTRAP_RULESET, BROAD_RULESETS, installRules, syncBroadRulesets } from './rules.js';
+import { dnr } from './ext.js';
 import { checkInForce } from './integrity.js';
 import { recheckOpenTabs } from './tabs.js';
 
@@ -88,6 +89,7 @@ export function createEnforcement({ state, blockPage, audit, auditLocation, site
       rules: compiled.rules.length,
       stats: compiled.stats,
       disableBootstrap: compiled.disableBootstrap,
+      broadRulesets: compiled.broadRulesets ?? [],
       nextChangeMs: compiled.nextChangeMs,
       install,
     };
@@ -125,6 +127,16 @@ export function createEnforcement({ state, blockPage, audit, auditLocation, site
       bootstrap: BOOTSTRAP_RULESET,
       bootstrapOn: state.compiled?.install?.ok ? !state.compiled.disableBootstrap : null,
     });
+    // The broad tier's rulesets, as the last compile wanted them (switched back if changed).
+    const wanted = state.compiled?.install?.ok ? state.compiled.broadRulesets : null;
+    const enabled = wanted ? await dnr.enabledRulesets() : null;
+    if (wanted && enabled) {
+      const on = BROAD_RULESETS.filter((id) => enabled.includes(id));
+      if (on.length !== wanted.length || !wanted.every((id) => on.includes(id))) {
+        await syncBroadRulesets(wanted);
+        found.push({ ruleset: 'broad', enabled: on, expected: wanted });
+      }
+    }
     if (!found.length) return;
     audit({ kind: 'rules_repaired', phase: 'timer', found });
     if (found.some((f) => f.ruleset === 'dynamic')) await recompile('rules repaired', { force: true });

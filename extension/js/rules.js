@@ -23,7 +23,7 @@ export const BROAD_RULESETS = (chrome.runtime.getManifest().declarative_net_requ
  * @param {string[]} wanted ruleset ids to have on
  * @returns {Promise<string[]|null>} the broad rulesets on afterwards (null when unknown)
  */
-async function syncBroadRulesets(wanted) {
+export async function syncBroadRulesets(wanted) {
   const enabled = await dnr.enabledRulesets();
   const on = new Set(wanted);
   const enableRulesetIds = BROAD_RULESETS.filter((id) => on.has(id) && !enabled?.includes(id));

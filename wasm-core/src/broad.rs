@@ -16,7 +16,6 @@
 
 use std::sync::OnceLock;
 
-use crate::matcher::Matcher;
 use crate::pattern::Pattern;
 use crate::policy::BUILTIN_CATEGORIES;
 
@@ -35,13 +34,13 @@ pub enum BroadError {
     Malformed(usize),
 }
 
-/// The loaded tier: host → index into [`BUILTIN_CATEGORIES`], in the same compact suffix index
-/// the catalogue uses (a Bloom filter in front, one look-up per label: `matcher.rs`).
+/// The loaded tier: each category's entries, sorted by host (the file is sorted; `build.rs`
+/// checks it). Each policy adds them to its own classifier (`policy::insert_broad_tier`), where
+/// `decide` finds them; [`Tier::find`] is for the few look-ups outside `decide` (compiling
+/// rules, reading the allowlist), a binary search per label.
 #[derive(Debug, Default)]
 pub(crate) struct Tier {
-    hosts: Matcher<u8>,
-    /// Hosts per category, in `BUILTIN_CATEGORIES` order.
-    counts: [usize; BUILTIN_CATEGORIES.len()],
+    entries: [Vec<Pattern>; BUILTIN_CATEGORIES.len()],
 }
 
 impl Tier {
@@ -64,33 +63,52 @@ impl Tier {
             if pattern.is_exact() || pattern.path().is_some() || pattern.host() != host {
                 return Err(BroadError::Malformed(i + 1));
             }
-            // `position` is below 4, so the cast cannot truncate.
-            tier.hosts.insert(pattern, index as u8);
-            tier.counts[index] += 1;
+            // Sorted, as binary search needs (the file is; an edited one is refused anyway).
+            let list = &mut tier.entries[index];
+            if list.last().is_some_and(|last| last.host() >= host) {
+                return Err(BroadError::Malformed(i + 1));
+            }
+            list.push(pattern);
         }
-        tier.hosts.shrink_to_fit();
         Ok(tier)
     }
 
     /// The entry covering `host` (the host itself or a parent domain) and its category id.
     pub(crate) fn find(&self, host: &str) -> Option<(&str, &'static str)> {
-        let (pattern, &index) = self.hosts.find(host, "/")?;
-        Some((pattern.host(), BUILTIN_CATEGORIES.get(usize::from(index))?.0))
+        let mut suffix = host;
+        loop {
+            for (list, category) in self.entries.iter().zip(BUILTIN_CATEGORIES) {
+                if let Ok(i) = list.binary_search_by(|p| p.host().cmp(suffix)) {
+                    return Some((list[i].host(), category.0));
+                }
+            }
+            match suffix.split_once('.') {
+                Some((_, rest)) if rest.contains('.') => suffix = rest,
+                _ => return None,
+            }
+        }
     }
 
     /// The hosts of one category, sorted (for the static rulesets).
     pub(crate) fn hosts_of(&self, category: &str) -> Vec<String> {
-        let Some(index) = BUILTIN_CATEGORIES.iter().position(|c| c.0 == category) else {
-            return Vec::new();
-        };
-        let mut hosts: Vec<String> = self
-            .hosts
-            .iter()
-            .filter(|(_, &c)| usize::from(c) == index)
-            .map(|(p, _)| p.host().to_owned())
-            .collect();
-        hosts.sort();
-        hosts
+        self.entries(category).iter().map(|p| p.host().to_owned()).collect()
+    }
+
+    /// The entries of one category, sorted by host.
+    pub(crate) fn entries(&self, category: &str) -> &[Pattern] {
+        match BUILTIN_CATEGORIES.iter().position(|c| c.0 == category) {
+            Some(index) => &self.entries[index],
+            None => &[],
+        }
+    }
+
+    /// Hosts per category, in `BUILTIN_CATEGORIES` order.
+    fn counts(&self) -> [usize; BUILTIN_CATEGORIES.len()] {
+        let mut counts = [0; BUILTIN_CATEGORIES.len()];
+        for (n, list) in counts.iter_mut().zip(&self.entries) {
+            *n = list.len();
+        }
+        counts
     }
 }
 
@@ -125,11 +143,11 @@ pub fn load(text: &str) -> Result<usize, BroadError> {
         return Err(BroadError::HashMismatch);
     }
     if let Some(t) = TIER.get() {
-        return Ok(t.counts.iter().sum());
+        return Ok(t.counts().iter().sum());
     }
     let parsed = Tier::parse(text)?;
     // The hash matched, so a tier set meanwhile is this very file.
-    Ok(TIER.get_or_init(|| parsed).counts.iter().sum())
+    Ok(TIER.get_or_init(|| parsed).counts().iter().sum())
 }
 
 /// Whether the broad tier is in force (kept to two numbers: this crosses into wasm, where every
@@ -144,13 +162,13 @@ pub struct BroadStatus {
 
 /// The tier's status, for `Engine::info` and the status page.
 pub fn status() -> BroadStatus {
-    let hosts = tier().map_or(0, |t| t.counts.iter().sum::<usize>());
+    let hosts = tier().map_or(0, |t| t.counts().iter().sum::<usize>());
     BroadStatus { loaded: tier().is_some(), hosts: u32::try_from(hosts).unwrap_or(u32::MAX) }
 }
 
 /// Hosts per category id, in `BUILTIN_CATEGORIES` order (none when not loaded).
 pub fn counts() -> [usize; BUILTIN_CATEGORIES.len()] {
-    tier().map_or([0; BUILTIN_CATEGORIES.len()], |t| t.counts)
+    tier().map_or([0; BUILTIN_CATEGORIES.len()], |t| t.counts())
 }
 
 #[cfg(test)]
@@ -169,7 +187,7 @@ mod tests {
 
     #[test]
     fn hosts_match_with_their_subdomains_on_label_boundaries() {
-        let t = Tier::parse("# c\nyopmail.com\twebmail\tx\nmail.riseup.net\twebmail\tx\n").unwrap();
+        let t = Tier::parse("# c\nmail.riseup.net\twebmail\tx\nyopmail.com\twebmail\tx\n").unwrap();
         assert_eq!(t.find("yopmail.com"), Some(("yopmail.com", "webmail")));
         assert_eq!(t.find("www.yopmail.com"), Some(("yopmail.com", "webmail")));
         assert_eq!(t.find("xyopmail.com"), None);
@@ -181,7 +199,7 @@ mod tests {
     #[test]
     fn a_changed_file_is_refused() {
         let text = include_str!("../catalogue/broad.txt");
-        assert_eq!(load(text).ok(), tier().map(|t| t.counts.iter().sum()));
+        assert_eq!(load(text).ok(), tier().map(|t| t.counts().iter().sum()));
         let edited = text.replacen("yopmail.com\t", "yopmail.example\t", 1);
         assert_eq!(load(&edited), Err(BroadError::HashMismatch));
         assert_eq!(load(""), Err(BroadError::HashMismatch));
@@ -191,5 +209,7 @@ mod tests {
     fn malformed_lines_are_errors() {
         assert_eq!(Tier::parse("a.example\n").err(), Some(BroadError::Malformed(1)));
         assert_eq!(Tier::parse("a.example\tnews\tx\n").err(), Some(BroadError::Malformed(1)));
+        let unsorted = "b.example\twebmail\tx\na.example\twebmail\tx\n";
+        assert_eq!(Tier::parse(unsorted).err(), Some(BroadError::Malformed(2)));
     }
 }

@@ -255,9 +255,9 @@ impl Policy {
     /// The service and rule a request falls under, if any.
     pub fn classify(&self, request: &Request) -> Option<Classification<'_>> {
         let target = request.target()?;
-        if let Some((pattern, &(index, rule_source))) =
-            self.classifier.find(target.host(), target.path())
-        {
+        let (pattern, &(index, rule_source)) =
+            self.classifier.find(target.host(), target.path())?;
+        if rule_source != RuleSource::Broad {
             let service = Cow::Borrowed(self.services.get(index)?);
             return Some(Classification {
                 service,
@@ -265,13 +265,13 @@ impl Policy {
                 rule_source,
             });
         }
-        // The broad tier, after the catalogue and the policy's rules, on the host as requested:
-        // behind a translate proxy only a regex could spell it in the rules (`dnr.rs`), and the
-        // broad rulesets have none, so the engine does not look there either.
+        // The broad tier (`insert_broad_tier`), on the host as requested: behind a translate
+        // proxy only a regex could spell it in the rules (`dnr.rs`), and the broad rulesets have
+        // none, so the engine does not look there either.
         if target.via_proxy.is_some() {
             return None;
         }
-        let (host, category) = self.broad_find(target.host())?;
+        let (host, category) = (pattern.host(), BUILTIN_CATEGORIES.get(index)?.0);
         let service = ServiceInfo {
             id: host.to_owned(),
             category: category.to_owned(),
@@ -583,6 +583,7 @@ impl Parser {
                 classifier.insert(pattern, (index, RuleSource::Catalogue));
             }
         }
+        insert_broad_tier(&mut classifier, categories);
         classifier.shrink_to_fit();
         (services, classifier)
     }
@@ -696,6 +697,7 @@ impl Parser {
     ) {
         let covered: BTreeSet<usize> = classifier
             .iter()
+            .filter(|(_, (_, source))| *source != RuleSource::Broad)
             .filter(|(p, _)| {
                 let p = p.to_pattern();
                 entry.matches(p.host(), p.path().unwrap_or("/"))
@@ -950,6 +952,33 @@ impl Parser {
             .map(str::to_owned);
         b.message = obj.get("message").and_then(|m| self.names(m, "$.blockPage.message"));
         b
+    }
+}
+
+/// The broad tier's hosts of every category whose `broad` switch is on, added after the
+/// catalogue and the policy's rules into the same index, with the category's index in
+/// `BUILTIN_CATEGORIES` as value: one look-up per label then serves both tiers (a second index
+/// cost `decide` 18 % on the benchmark workload, this 3 to 4 %; `wasm-core/README.md`). An entry that a
+/// catalogue or policy pattern already touches (on its host or a parent) is left out, so the
+/// catalogue and the policy decide there, as they would without the tier.
+fn insert_broad_tier(
+    classifier: &mut Matcher<(usize, RuleSource)>,
+    categories: &BTreeMap<String, CategoryPolicy>,
+) {
+    let Some(tier) = crate::broad::tier() else { return };
+    let mut entries = Vec::new();
+    for (index, (category, ..)) in BUILTIN_CATEGORIES.iter().enumerate() {
+        if categories.get(*category).is_some_and(|c| !c.broad) {
+            continue;
+        }
+        for pattern in tier.entries(category) {
+            if classifier.find(pattern.host(), "/").is_none() {
+                entries.push((pattern.clone(), (index, RuleSource::Broad)));
+            }
+        }
+    }
+    for (pattern, value) in entries {
+        classifier.insert(pattern, value);
     }
 }
 

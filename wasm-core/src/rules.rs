@@ -203,7 +203,11 @@ pub fn compile_rules(policy: &Policy, context: &Context, block_page_url: &str) -
 
     let mut enforced = Matcher::default();
     let mut carved = Vec::new();
-    for (pattern, &(index, _)) in policy.classifier.iter() {
+    // The broad tier's entries are enforced by their static rulesets, not here.
+    for (pattern, &(index, source)) in policy.classifier.iter() {
+        if source == crate::policy::RuleSource::Broad {
+            continue;
+        }
         if enforced_service(index) {
             enforced.insert(pattern.to_pattern(), ());
         } else {
@@ -310,6 +314,7 @@ pub fn bootstrap_rules(block_page_url: &str) -> Vec<Rule> {
     let whole_hosts: Vec<Pattern> = policy
         .classifier
         .iter()
+        .filter(|(_, (_, source))| *source != crate::policy::RuleSource::Broad)
         .map(|(p, _)| p.to_pattern())
         .filter(|p| p.path().is_none() && !p.is_exact())
         .collect();
