@@ -18,8 +18,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { makeCertificate } from './lib/standin.mjs';
-import { REPO, artifactPath, blockPageReady, hostAvailable, openScenario } from './lib/harness.mjs';
-import { approvalAvailable, approvalBin, approverBrowser, startDesk } from './lib/desk.mjs';
+import { artifactPath, blockPageReady, hostAvailable, openScenario } from './lib/harness.mjs';
+import { approvalAvailable, approvalBin, approverBrowser, joinedIdentityRoot, startDesk } from './lib/desk.mjs';
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -125,17 +125,6 @@ test('the approvers\' pages in English and Traditional Chinese: queue, approvals
     await desk.close();
   }
 });
-
-/**
- * A joined machine for the host's identity reader: native-host's `sssd-joined` fixture (ws01 in
- * corp.example) with a passwd that does not list this uid, so the user is a directory account
- * (as approvals.test.mjs).
- */
-function joinedIdentityRoot(dir) {
-  fs.cpSync(path.join(REPO, 'native-host/tests/fixtures/identity/sssd-joined'), dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'localadmin:x:1000:1000:Local Admin,,,:/home/localadmin:/bin/bash\n');
-  return dir;
-}
 
 test('end to end with the real desk: request on the block page → bob approves in his queue → the tab opens by itself → bob revokes → blocked again; mallory gets 403', async (t) => {
   const revocationListUrl = `${DESK}/api/revocations`;

@@ -29,7 +29,9 @@ enum Task {
         #[arg(long)]
         no_browser: bool,
     },
-    /// Build everything and show Gatehouse working on the embedded default policy.
+    /// Build everything and show Gatehouse working on the embedded default policy, then the
+    /// approval desk on SQLite: one request → approve → access round trip, with screenshots
+    /// (target/demo/).
     Demo,
     /// Benchmarks: criterion (native) and the Node harness (wasm).
     Bench,
@@ -396,8 +398,17 @@ fn demo(root: &Path) -> Result<()> {
     node.arg("tests/browser/demo.mjs")
         .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
         .env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
-        .env("CHROMIUM", chromium);
-    step("the extension in Chromium", node)
+        .env("CHROMIUM", &chromium);
+    step("the extension in Chromium", node)?;
+    // Issue 13: the real approval desk on SQLite and one request → approve → access round trip,
+    // headless, with screenshots in target/demo/round-trip (desk.test.mjs's flow, narrated).
+    let mut desk = Command::new("node");
+    desk.arg("tests/browser/demo-desk.mjs")
+        .env("GATEHOUSE_EXTENSION_DIR", &built.extension)
+        .env("GATEHOUSE_HOST_BIN", &built.test_host_bin)
+        .env("GATEHOUSE_APPROVAL_BIN", &built.approval_bin)
+        .env("CHROMIUM", &chromium);
+    step("the approval desk: request → approve → access", desk)
 }
 
 fn bench(root: &Path) -> Result<()> {

@@ -216,3 +216,15 @@ export async function approverBrowser(desk) {
     close: () => browser.close().catch(() => {}),
   };
 }
+
+/**
+ * A joined machine for the native host's identity reader (`GATEHOUSE_IDENTITY_ROOT`, a test-hooks
+ * host): native-host's `sssd-joined` fixture (ws01 in corp.example) copied into `dir`, with a
+ * passwd that does not list this uid, so the user is a directory account (as approvals.test.mjs).
+ * The desk's requests then carry a principal in the approvers' realm.
+ */
+export function joinedIdentityRoot(dir) {
+  fs.cpSync(path.join(REPO, 'native-host/tests/fixtures/identity/sssd-joined'), dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'etc/passwd'), 'localadmin:x:1000:1000:Local Admin,,,:/home/localadmin:/bin/bash\n');
+  return dir;
+}
