@@ -132,7 +132,8 @@ async function main() {
       await bobPage.goto('/desk?lang=en');
       if (await request.count() !== 1) throw new Error('the request is not in bob\'s queue');
       await shoot(bobPage, '3-approver-queue-en.png', 'bob\'s queue in English, the request waiting');
-      return `one request waiting: ${(await request.locator('td').first().textContent()).replace(/\s+/g, ' ').trim()}`;
+      const cells = await request.locator('td').allInnerTexts();
+      return `one request waiting: ${cells.slice(0, 6).map((c) => c.replace(/\s+/g, ' ').trim()).join(' | ')}`;
     });
 
     let approvedMs;
