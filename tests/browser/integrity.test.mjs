@@ -66,7 +66,10 @@ async function editedRuleset(name, forceInstall, how) {
     sentinelHosts: ['mail.google.com', 'content.dropboxapi.com'],
   });
   await first.waitForEnforced((st) => st.policy?.source === 'managed' && st.host?.status === 'connected' && st.compiled?.install?.ok, 'rules installed', 60_000);
-  if (forceInstall) assert.deepEqual(await (await first.worker()).evaluate(() => chrome.declarativeNetRequest.getEnabledRulesets()), []);
+  // The bootstrap ruleset is off once the compiled rules are in; the broad tier's rulesets are on
+  // (every category blocks under this policy).
+  const BROAD = ['broad_webmail', 'broad_cloud_storage', 'broad_instant_messaging', 'broad_circumvention'];
+  if (forceInstall) assert.deepEqual((await (await first.worker()).evaluate(() => chrome.declarativeNetRequest.getEnabledRulesets())).sort(), [...BROAD].sort());
   const compiled = await (await first.worker()).evaluate(() => chrome.declarativeNetRequest.getDynamicRules());
   await first.stop();
   if (how === 'edit') {

@@ -44,9 +44,10 @@ export async function browserVerdicts(scenario, cases) {
     const d = chrome.declarativeNetRequest;
     const map = {};
     for (const r of await d.getDynamicRules()) map[`_dynamic:${r.id}`] = r.action;
-    if ((await d.getEnabledRulesets()).includes('bootstrap')) {
-      const rules = await (await fetch(chrome.runtime.getURL('rules/bootstrap.json'))).json();
-      for (const r of rules) map[`bootstrap:${r.id}`] = r.action;
+    // Every static ruleset in force: bootstrap, and the broad tier's (issue 12).
+    for (const id of await d.getEnabledRulesets()) {
+      const rules = await (await fetch(chrome.runtime.getURL(`rules/${id}.json`))).json();
+      for (const r of rules) map[`${id}:${r.id}`] = r.action;
     }
     return map;
   });
