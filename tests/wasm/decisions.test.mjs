@@ -151,3 +151,24 @@ test('the worker\'s buffer call answers exactly what engine.check answers', () =
   big.free();
   engine.free();
 });
+
+test('the broad tier: refused unless it is the file this build was made with, then classified', async () => {
+  const text = await readFile(new URL('../../wasm-core/catalogue/broad.txt', import.meta.url), 'utf8');
+  const before = wasm.Engine.embeddedDefault();
+  assert.equal(before.policyInfo().broadTier.loaded, false);
+  assert.equal(before.decide('https://www.yopmail.com/', 'main_frame', { nowMs: 0 }).reason, 'uncategorised');
+  assert.throws(() => wasm.loadBroadTier(text.replace('yopmail.com\t', 'yopmail.example\t')), /broad tier refused: its SHA-512/);
+  assert.throws(() => wasm.loadBroadTier(''), /broad tier refused/);
+  assert.equal(wasm.Engine.embeddedDefault().policyInfo().broadTier.loaded, false, 'a refused file loads nothing');
+  const hosts = wasm.loadBroadTier(text);
+  assert.ok(hosts > 10_000, `${hosts} hosts`);
+  const engine = wasm.Engine.embeddedDefault();
+  assert.deepEqual(engine.policyInfo().broadTier, { loaded: true, hosts });
+  const v = engine.decide('https://www.yopmail.com/', 'main_frame', { nowMs: 0 });
+  assert.deepEqual([v.action, v.category, v.service?.id, v.matchedRule], ['block', 'webmail', 'yopmail.com', 'yopmail.com']);
+  const off = new wasm.Engine(JSON.stringify({ categories: { webmail: { broad: false } } }));
+  assert.equal(off.decide('https://www.yopmail.com/', 'main_frame', { nowMs: 0 }).reason, 'uncategorised');
+  assert.equal(off.policyInfo().categories.webmail.broad, false);
+  assert.deepEqual(engine.compileRules(0, 'chrome-extension://x/block.html').broadRulesets,
+    ['broad_webmail', 'broad_cloud_storage', 'broad_instant_messaging', 'broad_circumvention']);
+});
