@@ -152,7 +152,7 @@ pub(crate) async fn overview(
         (bars(lang.t("decisions"), &decisions))
         (table(lang.t("decisions"), (lang.t("state"), lang.t("count")), &decisions))
         @if let Some((median, p90)) = f.time_to_decision {
-            p { (lang.t("time_to_decision")) ": " (lang.t("median")) " " (hours(median, lang)) ", " (lang.t("p90")) " " (hours(p90, lang)) }
+            p { (lang.t("time_to_decision")) (lang.t("label_sep")) (lang.t("median")) " " (hours(median, lang)) (lang.t("list_sep")) (lang.t("p90")) " " (hours(p90, lang)) }
         }
         h2 { (lang.t("schedule")) }
         table {
@@ -161,7 +161,7 @@ pub(crate) async fn overview(
                 @for (id, c) in policy.categories() {
                     tr {
                         th scope="row" { (category_name(&app, id, lang)) }
-                        td { (serde_json::to_value(c.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()) }
+                        td { (lang.t(mode_key(c.mode))) }
                         td { (c.adaptation_end_ms.map(utc).unwrap_or_default()) }
                     }
                 }
@@ -170,6 +170,16 @@ pub(crate) async fn overview(
     };
     let sign_out = crate::signin::sign_out_token(&app, &headers);
     Ok(page(lang, &user, sign_out.as_deref(), lang.t("overview"), "/desk/overview", content))
+}
+
+/// The page text key of a category's mode.
+fn mode_key(mode: gatehouse_core::Mode) -> &'static str {
+    match mode {
+        gatehouse_core::Mode::Off => "mode_off",
+        gatehouse_core::Mode::Monitor => "mode_monitor",
+        gatehouse_core::Mode::Warn => "mode_warn",
+        gatehouse_core::Mode::Block => "mode_block",
+    }
 }
 
 #[cfg(test)]

@@ -492,6 +492,9 @@ async fn approvers_pages_enforce_who_may_do_what(db: &Database) {
     assert!(overview.contains("<td>1</td>"), "one denial: {overview}");
     let (_, zh) = h.page(Some(carol), "/desk/overview?lang=zh-TW").await;
     assert!(zh.contains("合規概覽") && zh.contains("個人網上郵件"), "{zh}");
+    // The schedule's modes in words, in the page's language, never the policy's raw values.
+    assert!(overview.contains("block (unless approved)"), "{overview}");
+    assert!(zh.contains("封鎖（獲批准者除外）") && !zh.contains("<td>block</td>"), "{zh}");
     assert!(
         !h.page(Some(dave), "/desk/overview").await.1.contains("<td>1</td>"),
         "another category's figures"
