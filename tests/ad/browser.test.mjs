@@ -5,16 +5,11 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { approve, approverKey, dc, domain, scratchFor, since } from './lib/domain.mjs';
+import { browserAs as openAs, harness } from './lib/browser.mjs';
 
-// The harness reads CHROMIUM when it is loaded: point it at the wrapper that drops to the user.
-const here = path.dirname(fileURLToPath(import.meta.url));
-process.env.GATEHOUSE_AD_REAL_CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
-process.env.CHROMIUM = path.join(here, 'lib/chromium-as-user.sh');
-const { blockPageReady, openScenario } = await import('../browser/lib/harness.mjs');
+const { blockPageReady } = harness;
 
 const GMAIL = 'https://mail.google.com/mail/u/0/';
 const GMAIL_HOST = 'mail.google.com';
@@ -39,26 +34,8 @@ after(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-/** Opens Chromium as `user` on ws01 and waits until the extension has the policy and the host. */
-async function browserAs(user) {
-  const u = domain.users[user];
-  const t0 = Date.now();
-  const s = await openScenario(`ad-${user}`, {
-    policy,
-    host: true,
-    sentinelHosts: [GMAIL_HOST],
-    env: { GATEHOUSE_AD_BROWSER_USER: `${u.uid}:${u.gid}:${u.upn}` },
-  });
-  try {
-    await s.waitFor((st) => st.readyMs && st.policy?.source === 'managed' && st.host?.status === 'connected' && st.identity,
-      `${user}'s browser: managed policy and host connected`);
-  } catch (err) {
-    await s.close();
-    throw err;
-  }
-  console.log(`# timing: ${user}'s browser ready in ${since(t0)} ms`);
-  return s;
-}
+/** Chromium as `user` on ws01 under this file's policy. */
+const browserAs = (user) => openAs(user, { policy, sentinelHosts: [GMAIL_HOST] });
 
 /** The status page, rendered, with a way to read one field. */
 async function statusPage(s, { refresh = false } = {}) {

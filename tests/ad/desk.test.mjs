@@ -23,15 +23,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { commandOn, dc, domain, scratchFor, since } from './lib/domain.mjs';
+import { browserAs as openAs, harness } from './lib/browser.mjs';
 
-// The harness reads CHROMIUM when it is loaded: point it at the wrapper that drops to the user.
-const here = path.dirname(fileURLToPath(import.meta.url));
-process.env.GATEHOUSE_AD_REAL_CHROMIUM = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
-process.env.CHROMIUM = path.join(here, 'lib/chromium-as-user.sh');
-const { blockPageReady, openScenario } = await import('../browser/lib/harness.mjs');
+const { blockPageReady } = harness;
 const { startDesk } = await import('../browser/lib/desk.mjs');
 const { makeCertificate } = await import('../browser/lib/standin.mjs');
 
@@ -96,28 +92,17 @@ after(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-/** Chromium as `user` on ws01 with the user's ticket, waiting for the policy and the host. */
-async function browserAs(user) {
-  const u = domain.users[user];
-  const t0 = Date.now();
-  const s = await openScenario(`ad-desk-${user}`, {
+/** Chromium as `user` on ws01 with the user's ticket, under the department's desk policy. */
+function browserAs(user) {
+  return openAs(user, {
+    name: `ad-desk-${user}`,
     policy: departmentPolicy(desk.keys),
     chromePolicies: KERBEROS_POLICIES,
     localState: LOCAL_STATE,
-    host: true,
     sentinelHosts: [GMAIL_HOST],
     hostPorts: { [domain.desk.fqdn]: desk.front.port },
-    env: { GATEHOUSE_AD_BROWSER_USER: `${u.uid}:${u.gid}:${u.upn}`, KRB5CCNAME: `FILE:${u.ccache}` },
+    env: { KRB5CCNAME: `FILE:${domain.users[user].ccache}` },
   });
-  try {
-    await s.waitForEnforced((st) => st.policy?.source === 'managed' && st.host?.status === 'connected' && st.identity,
-      `${user}'s browser: managed policy and host connected`);
-  } catch (err) {
-    await s.close();
-    throw err;
-  }
-  console.log(`# timing: ${user}'s browser ready in ${since(t0)} ms`);
-  return s;
 }
 
 /**
