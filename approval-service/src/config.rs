@@ -91,6 +91,10 @@ struct RawDirectory {
 struct RawMail {
     smtp: String,
     from: String,
+    tls: Option<String>,
+    ca_file: Option<PathBuf>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
     #[serde(default)]
     approvers: Vec<String>,
     #[serde(default)]
@@ -448,12 +452,56 @@ impl Config {
                             ),
                         )
                     })?;
+                let tls = match m.tls.as_deref() {
+                    None => crate::mail::MailTls::default(),
+                    Some(t) => crate::mail::MailTls::parse(t).ok_or_else(|| {
+                        bad(
+                            "mail.tls",
+                            format!("{t:?} is not \"starttls\", \"tls\" or \"none\": write \"starttls\" for a relay on port 25 or 587, \"tls\" for port 465, \"none\" only for a relay on this machine"),
+                        )
+                    })?,
+                };
+                let clear = tls == crate::mail::MailTls::None;
+                if clear && m.ca_file.is_some() {
+                    return Err(bad(
+                        "mail.ca_file",
+                        "is set but mail.tls = \"none\": set tls = \"starttls\" (or \"tls\") or remove ca_file".into(),
+                    ));
+                }
+                let auth = match (m.username, m.password_file) {
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(bad(
+                            "mail.password_file",
+                            "is missing, but mail.username is set: give an owner-only file holding the SMTP account's password".into(),
+                        ))
+                    }
+                    (None, Some(_)) => {
+                        return Err(bad(
+                            "mail.username",
+                            "is missing, but mail.password_file is set: give the SMTP account's user name".into(),
+                        ))
+                    }
+                    (Some(u), Some(_)) if u.trim().is_empty() => {
+                        return Err(bad("mail.username", "is empty: give the SMTP account's user name".into()))
+                    }
+                    (Some(u), Some(p)) => Some((u, in_data(p))),
+                };
+                if clear && auth.is_some() && !is_loopback(&host) {
+                    return Err(bad(
+                        "mail.username",
+                        format!("would send the SMTP password in clear text to {host} (mail.tls = \"none\"): set tls = \"starttls\" (or \"tls\"); clear text is for a relay on this machine only"),
+                    ));
+                }
                 Some(crate::mail::MailConfig {
                     host,
                     port,
                     from: m.from,
                     approvers: m.approvers,
                     by_category: m.categories,
+                    tls,
+                    ca_file: m.ca_file.map(&in_data),
+                    auth,
                 })
             }
         };
@@ -482,6 +530,15 @@ impl Config {
 }
 
 /// Whether `s` has the shape of a distinguished name (`CN=…,DC=…`): attribute=value pairs.
+/// Whether the relay is this machine (where clear-text SMTP crosses no network).
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn looks_like_dn(s: &str) -> bool {
     let s = s.trim();
     !s.is_empty()
@@ -677,10 +734,14 @@ format = "text"
 # ca_file = "/etc/gatehouse/corp-ca.pem"  # without it, the system's CA store
 # cache_seconds = 60
 
-# Mail through the intranet relay (plain SMTP): new requests to the approvers, decisions to the
-# requester (at their principal, when it is a mail address). Without [mail] no mail is sent.
+# Mail through the intranet relay: new requests to the approvers, decisions to the requester (at
+# their principal, when it is a mail address). Without [mail] no mail is sent.
 # [mail]
-# smtp = "smtp.corp.example:25"
+# smtp = "smtp.corp.example:587"
+# tls = "starttls"                        # the default; "tls" for port 465; "none" for localhost only
+# ca_file = "/etc/gatehouse/corp-ca.pem"  # without it, the system's CA store
+# username = "gatehouse-desk"             # SMTP AUTH, with:
+# password_file = "smtp-password"         # owner-only
 # from = "Gatehouse desk <gatehouse-desk@corp.example>"
 # approvers = ["gatehouse-approvers@corp.example"]
 # [mail.categories]
@@ -831,6 +892,56 @@ mod tests {
                 "unknown field `listen_on`",
                 "expected one of",
             ),
+        ];
+        for (text, key, fix) in &cases {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(fix), "{text:?} → {e}");
+        }
+    }
+
+    /// A configuration with a [mail] section plus `lines`.
+    fn mail(lines: &str) -> String {
+        format!("public_url = \"https://d\"\n[mail]\nsmtp = \"smtp.corp.example:587\"\nfrom = \"d@corp.example\"\n{lines}\n")
+    }
+
+    #[test]
+    fn mail_is_starttls_unless_told_otherwise() {
+        let m = parse(&mail("")).unwrap().mail.unwrap();
+        assert_eq!((m.tls, m.ca_file, m.auth), (crate::mail::MailTls::StartTls, None, None));
+        let m = parse(&mail(
+            "tls = \"tls\"\nca_file = \"corp-ca.pem\"\nusername = \"desk\"\npassword_file = \"smtp-password\"",
+        ))
+        .unwrap()
+        .mail
+        .unwrap();
+        assert_eq!(m.tls, crate::mail::MailTls::Tls);
+        assert_eq!(m.ca_file, Some(PathBuf::from("/srv/desk/corp-ca.pem")));
+        assert_eq!(m.auth, Some(("desk".into(), PathBuf::from("/srv/desk/smtp-password"))));
+        // Clear text with credentials is for a relay on this machine only.
+        let local = mail("tls = \"none\"\nusername = \"desk\"\npassword_file = \"p\"")
+            .replace("smtp.corp.example:587", "127.0.0.1:25");
+        assert_eq!(parse(&local).unwrap().mail.unwrap().tls, crate::mail::MailTls::None);
+        assert!(is_loopback("localhost") && is_loopback("[::1]") && !is_loopback("smtp.corp"));
+    }
+
+    #[test]
+    fn mail_errors_name_the_key_and_the_fix() {
+        let cases = [
+            (mail("tls = \"ssl\""), "`mail.tls`", "\"starttls\""),
+            (mail("tls = \"none\"\nca_file = \"ca.pem\""), "`mail.ca_file`", "remove ca_file"),
+            (mail("username = \"desk\""), "`mail.password_file` is missing", "owner-only"),
+            (mail("password_file = \"p\""), "`mail.username` is missing", "user name"),
+            (
+                mail("username = \" \"\npassword_file = \"p\""),
+                "`mail.username` is empty",
+                "user name",
+            ),
+            (
+                mail("tls = \"none\"\nusername = \"desk\"\npassword_file = \"p\""),
+                "`mail.username`",
+                "tls = \"starttls\"",
+            ),
+            (mail("ca = \"x\""), "unknown field `ca`", "ca_file"),
         ];
         for (text, key, fix) in &cases {
             let e = parse(text).unwrap_err().to_string();

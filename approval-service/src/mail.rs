@@ -5,12 +5,21 @@
 //!
 //! The requester's address is their principal when it is a mail address (a UPN such as
 //! `alice@corp.example` that the mail system routes); otherwise no mail is sent to them.
-//! Plain SMTP to the intranet relay: no STARTTLS or authentication yet.
+//!
+//! To the relay over STARTTLS by default (`mail.tls`; required, never a silent fall-back to
+//! clear text), or TLS from the first byte, or plain SMTP for a relay on the same machine; the
+//! relay's certificate checked against the system's store or `mail.ca_file`; SMTP AUTH with
+//! `mail.username` and the owner-only `mail.password_file` (never logged).
 
 use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
 use crate::store::{NewRequest, Record};
@@ -28,6 +37,39 @@ pub struct MailConfig {
     pub approvers: Vec<String>,
     /// Who hears of new requests in one category.
     pub by_category: BTreeMap<String, Vec<String>>,
+    /// How the connection to the relay is protected.
+    pub tls: MailTls,
+    /// PEM file with the CA certificate(s) the relay's certificate chains to; `None`: the
+    /// system's store.
+    pub ca_file: Option<PathBuf>,
+    /// SMTP AUTH: the user name and the owner-only file holding the password.
+    pub auth: Option<(String, PathBuf)>,
+}
+
+/// How the connection to the relay is protected (`mail.tls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MailTls {
+    /// `"starttls"` (the default): plain SMTP upgraded with STARTTLS, which the relay must
+    /// offer — a relay that does not is an error, never a fall-back to clear text. Port 25 or
+    /// 587.
+    #[default]
+    StartTls,
+    /// `"tls"`: TLS from the first byte (SMTPS, port 465).
+    Tls,
+    /// `"none"`: clear text, for a relay on the same machine.
+    None,
+}
+
+impl MailTls {
+    /// The value as written in the configuration.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "starttls" => Some(Self::StartTls),
+            "tls" => Some(Self::Tls),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
 }
 
 /// Sends the desk's mail.
@@ -38,6 +80,16 @@ pub struct Mailer {
     approvers: Vec<Mailbox>,
     by_category: BTreeMap<String, Vec<Mailbox>>,
     public_url: Arc<str>,
+    /// Where the relay is and how it is reached, for the log.
+    relay: Arc<str>,
+    counts: Arc<Counts>,
+}
+
+/// Mails handed to the relay and mails that could not be.
+#[derive(Debug, Default)]
+struct Counts {
+    sent: AtomicU64,
+    failed: AtomicU64,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -48,23 +100,38 @@ impl std::fmt::Debug for Mailer {
 
 /// A mail setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("mail.{key}: {value:?} is not a mail address (write \"name@example.org\" or \"Name <name@example.org>\")")]
-pub struct BadAddress {
-    /// The key.
-    pub key: String,
-    /// The value.
-    pub value: String,
+#[non_exhaustive]
+pub enum MailError {
+    /// An address that does not parse.
+    #[error("mail.{key}: {value:?} is not a mail address (write \"name@example.org\" or \"Name <name@example.org>\")")]
+    BadAddress {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// A file a key names that cannot be used: the key, the file and what to do.
+    #[error("mail.{key} {path}: {problem}")]
+    File {
+        /// The key (`ca_file`, `password_file`).
+        key: &'static str,
+        /// The file.
+        path: String,
+        /// What is wrong and the fix.
+        problem: String,
+    },
 }
 
 impl Mailer {
     /// A mailer for `config`; links point into `public_url`.
     ///
     /// # Errors
-    /// [`BadAddress`] naming the key.
-    pub fn new(config: &MailConfig, public_url: &str) -> Result<Self, BadAddress> {
+    /// [`MailError`] naming the key: an address that does not parse, a CA file that holds no
+    /// certificate, a password file others can read or that is empty.
+    pub fn new(config: &MailConfig, public_url: &str) -> Result<Self, MailError> {
         let parse = |key: &str, v: &str| {
             v.parse::<Mailbox>()
-                .map_err(|_| BadAddress { key: key.to_owned(), value: v.to_owned() })
+                .map_err(|_| MailError::BadAddress { key: key.to_owned(), value: v.to_owned() })
         };
         let from = parse("from", &config.from)?;
         let approvers =
@@ -77,11 +144,48 @@ impl Mailer {
                 list.iter().map(|a| parse(&key, a)).collect::<Result<_, _>>()?,
             );
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host)
             .port(config.port)
-            .timeout(Some(std::time::Duration::from_secs(20)))
-            .build();
-        Ok(Self { transport, from, approvers, by_category, public_url: public_url.into() })
+            .timeout(Some(std::time::Duration::from_secs(20)));
+        if config.tls != MailTls::None {
+            let parameters = tls_parameters(&config.host, config.ca_file.as_ref())?;
+            builder = builder.tls(match config.tls {
+                MailTls::Tls => Tls::Wrapper(parameters),
+                _ => Tls::Required(parameters),
+            });
+        }
+        if let Some((user, password_file)) = &config.auth {
+            builder = builder.credentials(Credentials::new(user.clone(), password(password_file)?));
+        }
+        let relay = format!(
+            "{}:{} ({})",
+            config.host,
+            config.port,
+            match config.tls {
+                MailTls::StartTls => "starttls",
+                MailTls::Tls => "tls",
+                MailTls::None => "none",
+            }
+        );
+        Ok(Self {
+            transport: builder.build(),
+            from,
+            approvers,
+            by_category,
+            public_url: public_url.into(),
+            relay: relay.into(),
+            counts: Arc::default(),
+        })
+    }
+
+    /// Mails handed to the relay so far.
+    pub fn sent(&self) -> u64 {
+        self.counts.sent.load(Ordering::Relaxed)
+    }
+
+    /// Mails that could not be handed to the relay so far (each one logged).
+    pub fn failed(&self) -> u64 {
+        self.counts.failed.load(Ordering::Relaxed)
     }
 
     /// Tells the approvers of the request's category (and those of every category).
@@ -153,13 +257,85 @@ impl Mailer {
             }
         };
         let transport = self.transport.clone();
+        let relay = Arc::clone(&self.relay);
+        let counts = Arc::clone(&self.counts);
         tokio::spawn(async move {
             match transport.send(message).await {
-                Ok(_) => tracing::info!(recipients = to.len(), "mail sent"),
-                Err(e) => tracing::warn!(error = %e, "mail not sent"),
+                Ok(_) => {
+                    counts.sent.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(recipients = to.len(), "mail sent");
+                }
+                Err(e) => {
+                    counts.failed.fetch_add(1, Ordering::Relaxed);
+                    // `{:#}`-like: lettre's error names the TLS or SMTP failure; the hint names
+                    // the keys that decide it. The password is in neither.
+                    tracing::warn!(
+                        error = %e,
+                        source = e.source().map(ToString::to_string).unwrap_or_default(),
+                        %relay,
+                        "mail not sent (check [mail] smtp, tls, ca_file, username and password_file; the request itself is recorded)"
+                    );
+                }
             }
         });
     }
+}
+
+/// The relay's TLS settings: the system's store, or only the CA certificates in `ca_file`.
+fn tls_parameters(host: &str, ca_file: Option<&PathBuf>) -> Result<TlsParameters, MailError> {
+    let mut builder = TlsParameters::builder(host.to_owned());
+    if let Some(ca) = ca_file {
+        let file = |problem: String| MailError::File {
+            key: "ca_file",
+            path: ca.display().to_string(),
+            problem,
+        };
+        let pem = std::fs::read(ca).map_err(|e| file(format!("cannot read it: {e}")))?;
+        let mut n = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|e| file(format!("not PEM certificates: {e}")))?;
+            let cert = Certificate::from_der(cert.to_vec())
+                .map_err(|e| file(format!("a certificate is unusable: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+            n += 1;
+        }
+        if n == 0 {
+            return Err(file(
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the CA that issued the relay's certificate".into(),
+            ));
+        }
+        builder = builder.certificate_store(CertificateStore::None);
+    }
+    builder.build_rustls().map_err(|e| MailError::File {
+        key: "ca_file",
+        path: ca_file
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(the system's store)".into()),
+        problem: format!("TLS cannot be set up: {e}"),
+    })
+}
+
+/// The SMTP password from its owner-only file (one line; a final line break is not part of it).
+fn password(path: &PathBuf) -> Result<String, MailError> {
+    let file = |problem: String| MailError::File {
+        key: "password_file",
+        path: path.display().to_string(),
+        problem,
+    };
+    if gatehouse_admin::approve::readable_by_others(path) {
+        return Err(file(format!(
+            "other users can read it; make it owner-only (chmod 600 {})",
+            path.display()
+        )));
+    }
+    let password = std::fs::read_to_string(path)
+        .map_err(|e| file(format!("cannot read it: {e}")))?
+        .trim_end_matches(['\r', '\n'])
+        .to_owned();
+    if password.is_empty() {
+        return Err(file("is empty: write the SMTP account's password into it".into()));
+    }
+    Ok(password)
 }
 
 /// Text for a header: control characters (line breaks above all) become spaces.

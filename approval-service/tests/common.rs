@@ -285,64 +285,123 @@ fn enc(s: &str) -> String {
 pub struct Mail {
     pub to: Vec<String>,
     pub data: String,
+    /// Whether it came over TLS (STARTTLS or from the first byte).
+    pub tls: bool,
+    /// The AUTH PLAIN user name and password given on its connection, if any.
+    pub auth: Option<(String, String)>,
 }
 
-/// A local SMTP server that accepts every mail and keeps it (no TLS, no authentication).
+/// How an [`SmtpSink`] speaks.
+#[derive(Clone)]
+pub enum SinkTls {
+    /// Plain SMTP, nothing offered.
+    None,
+    /// STARTTLS offered (and AUTH PLAIN after it) with this certificate.
+    StartTls(Arc<tokio_rustls::rustls::ServerConfig>),
+    /// TLS from the first byte (AUTH PLAIN offered).
+    Wrapper(Arc<tokio_rustls::rustls::ServerConfig>),
+}
+
+/// A CA made for one test, and server certificates it issues.
+pub struct TestCa {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> Self {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        Self { cert, key }
+    }
+
+    /// The CA certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A TLS server configuration with a certificate for `host` issued by this CA.
+    pub fn server(&self, host: &str) -> Arc<tokio_rustls::rustls::ServerConfig> {
+        use tokio_rustls::rustls;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        Arc::new(config)
+    }
+}
+
+/// A local SMTP server that accepts every mail and keeps it; plain, with STARTTLS or TLS from
+/// the first byte, and AUTH PLAIN once the connection is encrypted.
 pub struct SmtpSink {
     pub port: u16,
     mails: Arc<std::sync::Mutex<Vec<Mail>>>,
+    /// TLS handshakes that failed (the client refused the certificate, for one).
+    pub handshake_failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SmtpSink {
     pub async fn start() -> Self {
-        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+        Self::start_with(SinkTls::None).await
+    }
+
+    pub async fn start_with(tls: SinkTls) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mails = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = Arc::clone(&mails);
+        let failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (kept, failed) = (Arc::clone(&mails), Arc::clone(&failures));
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let kept = Arc::clone(&kept);
+                let (kept, failed, tls) = (Arc::clone(&kept), Arc::clone(&failed), tls.clone());
                 tokio::spawn(async move {
-                    let (read, mut write) = stream.into_split();
-                    let mut lines = BufReader::new(read).lines();
-                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
-                    let mut to = Vec::new();
-                    while let Ok(Some(line)) = lines.next_line().await {
-                        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                        let reply: &[u8] = match verb.as_str() {
-                            "EHLO" | "HELO" => b"250 sink\r\n",
-                            "RCPT" => {
-                                to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
-                                b"250 ok\r\n"
+                    let handshake = |config: Arc<tokio_rustls::rustls::ServerConfig>, stream| {
+                        let failed = Arc::clone(&failed);
+                        async move {
+                            let accepted =
+                                tokio_rustls::TlsAcceptor::from(config).accept(stream).await;
+                            if accepted.is_err() {
+                                failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             }
-                            "DATA" => {
-                                let _ = write.write_all(b"354 go on\r\n").await;
-                                let mut data = String::new();
-                                while let Ok(Some(l)) = lines.next_line().await {
-                                    if l == "." {
-                                        break;
-                                    }
-                                    data.push_str(&l);
-                                    data.push('\n');
+                            accepted.ok()
+                        }
+                    };
+                    let mut auth = None;
+                    match tls {
+                        SinkTls::None => {
+                            session(stream, &kept, &mut auth, Offer::Nothing, true).await;
+                        }
+                        SinkTls::Wrapper(config) => {
+                            if let Some(s) = handshake(config, stream).await {
+                                session(s, &kept, &mut auth, Offer::Auth, true).await;
+                            }
+                        }
+                        SinkTls::StartTls(config) => {
+                            let upgrade =
+                                session(stream, &kept, &mut auth, Offer::StartTls, true).await;
+                            if let Some(stream) = upgrade {
+                                if let Some(s) = handshake(config, stream).await {
+                                    session(s, &kept, &mut auth, Offer::Auth, false).await;
                                 }
-                                kept.lock()
-                                    .unwrap()
-                                    .push(Mail { to: std::mem::take(&mut to), data });
-                                b"250 kept\r\n"
                             }
-                            "QUIT" => {
-                                let _ = write.write_all(b"221 bye\r\n").await;
-                                return;
-                            }
-                            _ => b"250 ok\r\n",
-                        };
-                        let _ = write.write_all(reply).await;
+                        }
                     }
                 });
             }
         });
-        Self { port, mails }
+        Self { port, mails, handshake_failures: failures }
     }
 
     /// Waits (up to 10 s) until `n` mails have arrived; returns them all.
@@ -355,5 +414,94 @@ impl SmtpSink {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+}
+
+/// What a sink's session offers in its EHLO answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    Nothing,
+    StartTls,
+    /// AUTH PLAIN: the connection is encrypted.
+    Auth,
+}
+
+/// One SMTP session; returns the stream when the client asked for STARTTLS.
+async fn session<S>(
+    stream: S,
+    kept: &std::sync::Mutex<Vec<Mail>>,
+    auth: &mut Option<(String, String)>,
+    offer: Offer,
+    greet: bool,
+) -> Option<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use base64::Engine as _;
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    let mut s = BufReader::new(stream);
+    if greet {
+        s.write_all(b"220 sink ESMTP\r\n").await.ok()?;
+    }
+    let mut to = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if s.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let l = line.trim_end_matches(['\r', '\n']);
+        let verb = l.get(..4).unwrap_or("").to_ascii_uppercase();
+        let reply: &[u8] = match (verb.as_str(), offer) {
+            ("EHLO" | "HELO", Offer::Nothing) => b"250 sink\r\n",
+            ("EHLO" | "HELO", Offer::StartTls) => b"250-sink\r\n250 STARTTLS\r\n",
+            ("EHLO" | "HELO", Offer::Auth) => b"250-sink\r\n250 AUTH PLAIN\r\n",
+            ("STAR", Offer::StartTls) => {
+                s.write_all(b"220 go ahead\r\n").await.ok()?;
+                return Some(s.into_inner());
+            }
+            ("AUTH", Offer::Auth) => {
+                let given = l.get(11..).unwrap_or("").trim();
+                let plain = base64::engine::general_purpose::STANDARD.decode(given).ok()?;
+                let parts: Vec<String> =
+                    plain.split(|b| *b == 0).map(|p| String::from_utf8_lossy(p).into()).collect();
+                *auth = Some((parts.get(1)?.clone(), parts.get(2)?.clone()));
+                b"235 ok\r\n"
+            }
+            ("AUTH", _) => b"503 not now\r\n",
+            ("RCPT", _) => {
+                to.push(l.get(8..).unwrap_or("").trim().trim_matches(['<', '>']).to_owned());
+                b"250 ok\r\n"
+            }
+            ("DATA", _) => {
+                s.write_all(b"354 go on\r\n").await.ok()?;
+                let mut data = String::new();
+                loop {
+                    line.clear();
+                    if s.read_line(&mut line).await.ok()? == 0 {
+                        return None;
+                    }
+                    let l = line.trim_end_matches(['\r', '\n']);
+                    if l == "." {
+                        break;
+                    }
+                    data.push_str(l);
+                    data.push('\n');
+                }
+                kept.lock().unwrap().push(Mail {
+                    to: std::mem::take(&mut to),
+                    data,
+                    tls: offer == Offer::Auth,
+                    auth: auth.clone(),
+                });
+                b"250 kept\r\n"
+            }
+            ("QUIT", _) => {
+                let _ = s.write_all(b"221 bye\r\n").await;
+                return None;
+            }
+            _ => b"250 ok\r\n",
+        };
+        s.write_all(reply).await.ok()?;
     }
 }

@@ -526,6 +526,9 @@ async fn mail_goes_to_approvers_and_to_the_requester() {
             "webmail".to_owned(),
             vec!["webmail-approvers@corp.example".to_owned()],
         )]),
+        tls: gatehouse_approval::mail::MailTls::None,
+        ca_file: None,
+        auth: None,
     };
     let (db, _dir) = sqlite();
     let limits = Limits { max_body_bytes: 16 * 1024, requests_per_hour: 50 };
@@ -572,6 +575,116 @@ async fn mail_goes_to_approvers_and_to_the_requester() {
     let denial = mails.iter().find(|m| m.data.contains("not approved")).unwrap();
     assert_eq!(denial.to, ["alice@corp.example"]);
     assert!(denial.data.contains("Use the department's OneDrive"));
+}
+
+/// Mail settings for a relay at `localhost:port` with `tls`, the CA in `dir/ca.pem` and SMTP AUTH
+/// as `gatehouse-desk` with the password in an owner-only `dir/smtp-password`.
+fn secure_mail(
+    dir: &std::path::Path,
+    port: u16,
+    tls: gatehouse_approval::mail::MailTls,
+    ca: &crate::common::TestCa,
+) -> gatehouse_approval::mail::MailConfig {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    let password = dir.join("smtp-password");
+    std::fs::write(&password, "s3cret pass\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    gatehouse_approval::mail::MailConfig {
+        host: "localhost".into(),
+        port,
+        from: "desk@corp.example".into(),
+        approvers: vec!["approvers@corp.example".into()],
+        by_category: std::collections::BTreeMap::new(),
+        tls,
+        ca_file: Some(dir.join("ca.pem")),
+        auth: Some(("gatehouse-desk".into(), password)),
+    }
+}
+
+/// Mail over STARTTLS (and over TLS from the first byte) to a relay whose certificate comes from
+/// the CA in `mail.ca_file`; the AUTH credentials arrive as configured, after the upgrade; the
+/// password appears in no debug output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_over_starttls_or_tls_with_the_configured_credentials() {
+    use crate::common::{SinkTls, SmtpSink, TestCa};
+    use gatehouse_approval::mail::MailTls;
+    let ca = TestCa::new("Corp Mail CA");
+    for (tls, sink) in [
+        (MailTls::StartTls, SmtpSink::start_with(SinkTls::StartTls(ca.server("localhost"))).await),
+        (MailTls::Tls, SmtpSink::start_with(SinkTls::Wrapper(ca.server("localhost"))).await),
+    ] {
+        let (db, dir) = sqlite();
+        let config = secure_mail(dir.path(), sink.port, tls, &ca);
+        let limits = Limits { max_body_bytes: 16 * 1024, requests_per_hour: 50 };
+        let h = Harness::with(&db, limits, Some(&config)).await;
+        assert_eq!(h.post(&record("tls-1")).await.0, StatusCode::CREATED);
+        let mails = sink.wait_for(1).await;
+        assert_eq!(mails.len(), 1, "{tls:?}");
+        assert!(mails[0].tls, "{tls:?}: the mail came over TLS");
+        assert_eq!(
+            mails[0].auth,
+            Some(("gatehouse-desk".to_owned(), "s3cret pass".to_owned())),
+            "{tls:?}: the credentials as configured, without the file's line break"
+        );
+        assert_eq!(mails[0].to, ["approvers@corp.example"]);
+        let mailer = h.app.mailer.as_ref().unwrap();
+        // The sink keeps the mail before it answers; the desk counts it on the answer.
+        let start = std::time::Instant::now();
+        while mailer.sent() == 0 && start.elapsed() < std::time::Duration::from_secs(10) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!((mailer.sent(), mailer.failed()), (1, 0));
+        assert!(!format!("{mailer:?}").contains("s3cret"));
+    }
+}
+
+/// A relay whose certificate comes from another CA than `mail.ca_file`'s is refused: nothing
+/// is sent (no credentials either), the failure is counted and logged, and the request is
+/// recorded all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_certificate_from_another_ca_is_refused() {
+    use crate::common::{SinkTls, SmtpSink, TestCa};
+    use gatehouse_approval::mail::MailTls;
+    let (trusted, other) = (TestCa::new("Corp Mail CA"), TestCa::new("Someone Else's CA"));
+    let sink = SmtpSink::start_with(SinkTls::StartTls(other.server("localhost"))).await;
+    let (db, dir) = sqlite();
+    let config = secure_mail(dir.path(), sink.port, MailTls::StartTls, &trusted);
+    let limits = Limits { max_body_bytes: 16 * 1024, requests_per_hour: 50 };
+    let h = Harness::with(&db, limits, Some(&config)).await;
+    let (status, body) = h.post(&record("tls-2")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap();
+    assert!(h.app.desk.store.get(id).await.unwrap().is_some(), "the request is recorded");
+    let mailer = h.app.mailer.as_ref().unwrap();
+    let start = std::time::Instant::now();
+    while mailer.failed() == 0 && start.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!((mailer.sent(), mailer.failed()), (0, 1));
+    assert!(sink.wait_for(0).await.is_empty(), "no mail");
+    assert!(sink.handshake_failures.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+}
+
+/// The password file is checked like the signing key: owner-only, not empty; the errors name
+/// the key and the fix. A CA file without a certificate is refused the same way.
+#[test]
+fn mail_files_that_cannot_be_used_are_refused_by_name() {
+    use gatehouse_approval::mail::{MailTls, Mailer};
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let config = secure_mail(dir.path(), 25, MailTls::StartTls, &crate::common::TestCa::new("CA"));
+    let password = dir.path().join("smtp-password");
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = Mailer::new(&config, "https://d").unwrap_err().to_string();
+    assert!(e.contains("mail.password_file") && e.contains("chmod 600"), "{e}");
+    std::fs::write(&password, "\n").unwrap();
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let e = Mailer::new(&config, "https://d").unwrap_err().to_string();
+    assert!(e.contains("mail.password_file") && e.contains("is empty"), "{e}");
+    std::fs::write(dir.path().join("ca.pem"), "not a certificate\n").unwrap();
+    let e = Mailer::new(&config, "https://d").unwrap_err().to_string();
+    assert!(e.contains("mail.ca_file") && e.contains("no PEM certificate"), "{e}");
 }
 
 /// A request the reverse proxy authenticated (Negotiate) is recorded as authenticated by the
