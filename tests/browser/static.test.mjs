@@ -92,7 +92,11 @@ test('the manifest asks for the documented permissions only', () => {
   assert.match(manifest.content_security_policy.extension_pages, /'wasm-unsafe-eval'/);
   assert.doesNotMatch(manifest.content_security_policy.extension_pages, /'unsafe-eval'|'unsafe-inline'/);
   assert.equal(manifest.background.type, 'module');
-  assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'bootstrap', enabled: true, path: 'rules/bootstrap.json' }]);
+  // The bootstrap ruleset on from install; the broad tier's, one per category, off until the
+  // first compile switches them on (never part of the bootstrap: issue 12).
+  const broad = ['webmail', 'cloud_storage', 'instant_messaging', 'circumvention']
+    .map((c) => ({ id: `broad_${c}`, enabled: false, path: `rules/broad_${c}.json` }));
+  assert.deepEqual(manifest.declarative_net_request.rule_resources, [{ id: 'bootstrap', enabled: true, path: 'rules/bootstrap.json' }, ...broad]);
   assert.equal(manifest.storage.managed_schema, 'managed_schema.json');
   // Web pages cannot probe chrome-extension://<fixed id>/block.html (tamper finding 8).
   for (const entry of manifest.web_accessible_resources) assert.equal(entry.use_dynamic_url, true, JSON.stringify(entry.resources));
