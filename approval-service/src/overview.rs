@@ -18,8 +18,8 @@ use crate::pages::{
 use crate::server::{now_ms, App};
 use crate::store::{Record, State as RecordState};
 
-const WEEK_MS: i64 = 7 * 86_400_000;
-const WEEKS: i64 = 12;
+pub(crate) const WEEK_MS: i64 = 7 * 86_400_000;
+pub(crate) const WEEKS: i64 = 12;
 
 /// The figures, computed from the records at `now_ms`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -36,7 +36,19 @@ pub struct Figures {
     pub time_to_decision: Option<(i64, i64)>,
 }
 
-/// Counts what `records` show at `now_ms`.
+impl Figures {
+    /// Nothing counted yet: the `WEEKS` weeks ending at `now_ms`, each with 0 requests.
+    pub fn empty(now_ms: i64) -> Self {
+        let first_week = now_ms - WEEKS * WEEK_MS;
+        Self {
+            per_week: (0..WEEKS).map(|i| (first_week + i * WEEK_MS, 0)).collect(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Counts what `records` show at `now_ms`: the reference for [`crate::store::Store::overview`],
+/// which the page uses (the database counts; no record is read).
 pub fn figures(records: &[Record], now_ms: i64) -> Figures {
     let mut f = Figures::default();
     let first_week = now_ms - WEEKS * WEEK_MS;
@@ -119,13 +131,11 @@ pub(crate) async fn overview(
 ) -> Result<Response, Refusal> {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
     let (user, rights) = approver(&app, &headers, lang).await?;
-    let Ok(all) = app.desk.store.history(1_000_000).await else {
+    let scope: Option<Vec<String>> =
+        (!rights.all).then(|| rights.categories.iter().cloned().collect());
+    let Ok(f) = app.desk.store.overview(now_ms(), scope.as_deref()).await else {
         return Ok(message(StatusCode::SERVICE_UNAVAILABLE, lang, "The database does not answer."));
     };
-    let mine: Vec<Record> =
-        all.into_iter().filter(|r| rights.may_decide(&r.request.category)).collect();
-    let now = now_ms();
-    let f = figures(&mine, now);
     let policy = app.desk.policy();
     let by_category: Vec<(String, u64)> =
         f.by_category.iter().map(|(c, n)| (category_name(&app, c, lang), *n)).collect();

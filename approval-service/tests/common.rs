@@ -505,3 +505,95 @@ where
         s.write_all(reply).await.ok()?;
     }
 }
+
+/// Seeds `n` requests straight into the database's table, spread over the two years before
+/// `now_ms` (deterministic: the same `n` and `now_ms` give the same rows): a mix of pending,
+/// denied, approved (expired, in force, revoked), four categories, eight services. For the
+/// overview's figures: the test compares them with the records, the bench times the page.
+pub async fn seed(database: &Database, n: usize, now_ms: i64) {
+    // Connect only after the desk has opened it (and brought the schema up to date).
+    let pool = sqlx::AnyPool::connect(&database.url()).await.unwrap();
+    const SERVICES: [(&str, &str); 8] = [
+        ("gmail", "webmail"),
+        ("outlook_personal", "webmail"),
+        ("yahoo_mail", "webmail"),
+        ("dropbox", "cloud_storage"),
+        ("google_drive", "cloud_storage"),
+        ("whatsapp", "instant_messaging"),
+        ("telegram", "instant_messaging"),
+        ("proxy_site", "circumvention"),
+    ];
+    const DAY: i64 = 86_400_000;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    const PER_INSERT: usize = 400;
+    let mut tx = pool.begin().await.unwrap();
+    for start in (0..n).step_by(PER_INSERT) {
+        let rows = PER_INSERT.min(n - start);
+        let mut sql = String::from(
+            "INSERT INTO requests (id, client_request_id, created_ms, principal, machine, \
+             identity_source, service, category, justification, days_requested, state, \
+             decided_ms, decided_by, reason, days_granted, jti, kid, token, expires_ms, \
+             revoked_ms, revoked_by) VALUES ",
+        );
+        for r in 0..rows {
+            let b = r * 21;
+            let marks: Vec<String> = (1..=21).map(|k| format!("${}", b + k)).collect();
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("({})", marks.join(", ")));
+        }
+        let mut q = sqlx::query(&sql);
+        for i in start..start + rows {
+            let (service, category) = SERVICES[next(8) as usize];
+            // Newer requests are more frequent: two years, the recent quarter weighted.
+            let age = if next(3) == 0 { next(90 * DAY as u64) } else { next(730 * DAY as u64) };
+            let created = now_ms - age as i64;
+            let wait = (next(72) as i64 + 1) * 3_600_000 / (1 + next(4) as i64);
+            let roll = next(100);
+            let state = if created + wait > now_ms || roll < 5 {
+                "pending"
+            } else if roll < 25 {
+                "denied"
+            } else {
+                "approved"
+            };
+            let decided = (state != "pending").then_some(created + wait);
+            let days = 1 + next(30) as i64;
+            let approved = state == "approved";
+            let expires = decided.filter(|_| approved).map(|d| d + days * DAY);
+            let revoked = expires.filter(|_| next(10) == 0).and_then(|_| decided.map(|d| d + DAY));
+            q = q
+                .bind(format!("seed-{i}"))
+                .bind(format!("client-{i}"))
+                .bind(created)
+                .bind(format!("user{}@corp.example", next(2000)))
+                .bind(format!("WS{:04}", next(3000)))
+                .bind(if next(2) == 0 { "kerberos" } else { "reported" })
+                .bind(service)
+                .bind(category)
+                .bind("seeded")
+                .bind(days)
+                .bind(state)
+                .bind(decided)
+                .bind(decided.map(|_| "bob@corp.example"))
+                .bind((state == "denied").then_some("seeded"))
+                .bind(expires.map(|_| days))
+                .bind(expires.map(|_| format!("jti-{i}")))
+                .bind(expires.map(|_| "desk-test"))
+                .bind(expires.map(|_| "t"))
+                .bind(expires)
+                .bind(revoked)
+                .bind(revoked.map(|_| "bob@corp.example"));
+        }
+        q.execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    pool.close().await;
+}
