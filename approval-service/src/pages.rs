@@ -521,8 +521,9 @@ fn state_text(r: &Record, lang: Lang) -> &'static str {
     }
 }
 
-/// The history's columns, for the page and the CSV alike.
-fn history_row(r: &Record, lang: Lang) -> [String; 12] {
+/// The history's columns, for the page and the CSV alike: the service by its catalogue name in
+/// `lang` (the CSV puts its id before it, [`csv_row`]).
+fn history_row(app: &App, r: &Record, lang: Lang) -> [String; 12] {
     let (granted, reason, revoked) = match &r.state {
         RecordState::Approved { days, revoked, .. } => (
             days.to_string(),
@@ -537,7 +538,7 @@ fn history_row(r: &Record, lang: Lang) -> [String; 12] {
         requester(r),
         identity_note(r, lang).to_owned(),
         r.request.machine.clone(),
-        r.request.service.clone(),
+        service_name(app, &r.request.service, lang),
         r.request.justification.clone(),
         r.request.days_requested.to_string(),
         state_text(r, lang).to_owned(),
@@ -585,12 +586,23 @@ pub(crate) async fn history(
         @if rows.is_empty() { p { (lang.t("none")) } } @else {
             table {
                 thead { tr { @for h in history_header(lang) { th scope="col" { (h) } } } }
-                tbody { @for r in &rows { tr { @for cell in history_row(r, lang) { td { (cell) } } } } }
+                tbody { @for r in &rows { tr { @for cell in history_row(&app, r, lang) { td { (cell) } } } } }
             }
         }
     };
     let sign_out = crate::signin::sign_out_token(&app, &headers);
     Ok(page(lang, &user, sign_out.as_deref(), lang.t("history"), "/desk/history", content))
+}
+
+/// The service column of the history, in the CSV: the id before the name, so that a
+/// spreadsheet can match the policy's ids whatever the language.
+const CSV_SERVICE_AT: usize = 4;
+
+/// A history row for the CSV: [`history_row`] with the service's id before its name.
+fn csv_row(app: &App, r: &Record, lang: Lang) -> Vec<String> {
+    let mut row = history_row(app, r, lang).to_vec();
+    row.insert(CSV_SERVICE_AT, r.request.service.clone());
+    row
 }
 
 /// One CSV field (RFC 4180), with a leading `'` on text a spreadsheet would run as a formula.
@@ -619,13 +631,14 @@ pub(crate) async fn history_csv(
     };
     // A byte-order mark, so that spreadsheets read the Chinese text as UTF-8.
     let mut out = String::from("\u{feff}");
-    let mut header = history_header(lang).map(str::to_owned);
+    let mut header = history_header(lang).map(str::to_owned).to_vec();
     header[2] = "identity".into();
+    header.insert(CSV_SERVICE_AT, "service_id".into());
     out.push_str(&header.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
     out.push_str("\r\n");
     for r in &rows {
         out.push_str(
-            &history_row(r, lang).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","),
+            &csv_row(&app, r, lang).iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","),
         );
         out.push_str("\r\n");
     }

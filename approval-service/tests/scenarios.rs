@@ -545,6 +545,10 @@ async fn approvers_pages_enforce_who_may_do_what(db: &Database) {
     assert!(csv.starts_with('\u{feff}'));
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil\"\")"), "{csv}");
+    // The history shows the service by its catalogue name; the CSV keeps the id before it.
+    let (_, history) = h.page(Some(bob), "/desk/history").await;
+    assert!(history.contains("<td>Gmail</td>") && !history.contains("<td>gmail</td>"), "{history}");
+    assert!(csv.contains(",service_id,Service,") && csv.contains(",gmail,Gmail,"), "{csv}");
     assert!(
         !h.page(Some(dave), "/desk/history.csv").await.1.contains("alice"),
         "another category's history"
