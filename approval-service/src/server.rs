@@ -13,8 +13,8 @@
 //! which kind (400 not JSON, 409 duplicate requestId, 413 too large, 415 not JSON content,
 //! 422 a field's value, 429 too many requests).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -70,7 +70,8 @@ pub struct App {
     pub public_url: String,
     /// Limits.
     pub limits: Limits,
-    limiter: Mutex<HashMap<String, (i64, u32)>>,
+    /// When old rate-limit windows were last forgotten (ms).
+    limits_swept_ms: AtomicI64,
 }
 
 impl App {
@@ -82,8 +83,14 @@ impl App {
         public_url: String,
         limits: Limits,
     ) -> Arc<Self> {
-        let limiter = Mutex::new(HashMap::new());
-        Arc::new(Self { desk, access, mailer, public_url, limits, limiter })
+        Arc::new(Self {
+            desk,
+            access,
+            mailer,
+            public_url,
+            limits,
+            limits_swept_ms: AtomicI64::new(0),
+        })
     }
 
     /// The status URL of a request.
@@ -91,19 +98,22 @@ impl App {
         format!("{}/api/requests/{id}", self.public_url)
     }
 
-    /// Counts one request for `requester` in the current hour; false past the limit.
-    fn allow(&self, requester: &str, now_ms: i64) -> bool {
+    /// Counts one request for `requester` in its current hour (kept in the database, so a
+    /// restart does not reset it); false past the limit. Windows an hour old are forgotten
+    /// once an hour.
+    async fn allow(&self, requester: &str, now_ms: i64) -> Result<bool, crate::store::StoreError> {
         const HOUR_MS: i64 = 3_600_000;
-        let Ok(mut map) = self.limiter.lock() else { return false };
-        if map.len() > 100_000 {
-            map.retain(|_, (start, _)| now_ms - *start < HOUR_MS);
+        let last = self.limits_swept_ms.load(Ordering::Relaxed);
+        if now_ms - last >= HOUR_MS
+            && self
+                .limits_swept_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.desk.store.forget_rate_limits(now_ms - HOUR_MS).await?;
         }
-        let entry = map.entry(requester.to_owned()).or_insert((now_ms, 0));
-        if now_ms - entry.0 >= HOUR_MS {
-            *entry = (now_ms, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.limits.requests_per_hour
+        let n = self.desk.store.count_request(requester, now_ms, HOUR_MS).await?;
+        Ok(n <= i64::from(self.limits.requests_per_hour))
     }
 }
 
@@ -199,7 +209,14 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> 
         Ok(r) => r,
         Err(r) => return rejected(&r),
     };
-    if !app.allow(&requester_key(&request), now) {
+    let Ok(allowed) = app.allow(&requester_key(&request), now).await else {
+        return rejected(&Rejected {
+            status: 503,
+            field: None,
+            message: "the database does not answer; try again later".into(),
+        });
+    };
+    if !allowed {
         return rejected(&Rejected {
             status: 429,
             field: None,

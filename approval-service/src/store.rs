@@ -498,6 +498,46 @@ impl Store {
         Ok(f)
     }
 
+    /// Counts one request by `requester` at `now_ms` in its fixed window of `window_ms`
+    /// (a new window once the last began that long ago); returns the count in the window. One
+    /// atomic upsert, so concurrent requests and restarts count alike.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn count_request(
+        &self,
+        requester: &str,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<i64, StoreError> {
+        // Both databases evaluate every SET expression against the row as it was.
+        let row = sqlx::query(
+            "INSERT INTO rate_limits (requester, window_ms, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (requester) DO UPDATE SET \
+             window_ms = CASE WHEN rate_limits.window_ms <= $3 THEN $2 ELSE rate_limits.window_ms END, \
+             n = CASE WHEN rate_limits.window_ms <= $3 THEN 1 ELSE rate_limits.n + 1 END \
+             RETURNING n",
+        )
+        .bind(requester)
+        .bind(now_ms)
+        .bind(now_ms - window_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// Forgets rate-limit windows that began before `before_ms`.
+    ///
+    /// # Errors
+    /// [`StoreError::Query`].
+    pub async fn forget_rate_limits(&self, before_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rate_limits WHERE window_ms <= $1")
+            .bind(before_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// An online, consistent copy of the SQLite database (`VACUUM INTO`): readers and writers
     /// carry on meanwhile. PostgreSQL is backed up with `pg_dump`.
     ///

@@ -325,6 +325,17 @@ async fn the_rate_limit_counts_per_requester(db: &Database) {
     let mut bob = record("rate-bob");
     bob["principal"] = json!("bob@corp.example");
     assert_eq!(h.post(&bob).await.0, StatusCode::CREATED);
+    // Kept in the database: a restarted desk (a new App on the same database) still refuses.
+    drop(h);
+    let restarted =
+        Harness::with_limits(db, Limits { max_body_bytes: 16 * 1024, requests_per_hour: 3 }).await;
+    let (status, body) = restarted.post(&record("rate-4")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "after a restart: {body}");
+    // A new window an hour on.
+    let store = &restarted.app.desk.store;
+    let later = gatehouse_approval::server::now_ms() + 3_600_001;
+    assert_eq!(store.count_request("alice@corp.example|ws01", later, 3_600_000).await.unwrap(), 1);
+    assert_eq!(store.count_request("alice@corp.example|ws01", later, 3_600_000).await.unwrap(), 2);
 }
 
 async fn hostile_text_is_stored_as_text(db: &Database) {
