@@ -554,6 +554,11 @@ impl Known {
         known
     }
 
+    /// A catalogue or policy service, or a host of the broad tier (whose id is its host).
+    fn has_service(&self, id: &str) -> bool {
+        self.services.contains(id) || gatehouse_core::broad_service_category(id).is_some()
+    }
+
     fn policy_hint(&self) -> &'static str {
         if self.from_policy {
             ""
@@ -608,7 +613,7 @@ pub fn claims(
         return Err(ApproveError::NothingApproved);
     }
     for id in &services {
-        if !rules.known.services.contains(id) {
+        if !rules.known.has_service(id) {
             if !rules.allow_unknown {
                 return Err(ApproveError::UnknownService {
                     id: id.clone(),
@@ -1268,6 +1273,18 @@ mod tests {
             assert!(message.contains(needle), "{message:?} should contain {needle:?}");
         }
         assert_eq!(cases.len(), 16);
+    }
+
+    #[test]
+    fn broad_tier_hosts_are_services_by_their_exact_host() {
+        // The block page asks for what the verdict names: a broad host is its own service id.
+        let mut d = draft();
+        d.services = vec!["yopmail.com".into()];
+        let (c, notes) = claims(&d, &rules(), "k", "j".into(), NOW_S).unwrap();
+        assert_eq!((c.services, notes), (vec!["yopmail.com".to_owned()], vec![]));
+        d.services = vec!["www.yopmail.com".into()];
+        let e = claims(&d, &rules(), "k", "j".into(), NOW_S).unwrap_err().to_string();
+        assert!(e.contains("unknown service \"www.yopmail.com\""), "{e}");
     }
 
     #[test]

@@ -166,6 +166,12 @@ pub fn status() -> BroadStatus {
     BroadStatus { loaded: tier().is_some(), hosts: u32::try_from(hosts).unwrap_or(u32::MAX) }
 }
 
+/// The category of a broad-tier service: its id is its host, exactly as the verdict names it
+/// (`yopmail.com`), never a subdomain of one. Approvals for the long tail name these ids.
+pub fn service_category(id: &str) -> Option<&'static str> {
+    tier()?.find(id).filter(|(host, _)| *host == id).map(|(_, category)| category)
+}
+
 /// Hosts per category id, in `BUILTIN_CATEGORIES` order (none when not loaded).
 pub fn counts() -> [usize; BUILTIN_CATEGORIES.len()] {
     tier().map_or([0; BUILTIN_CATEGORIES.len()], |t| t.counts())
@@ -183,6 +189,15 @@ mod tests {
         assert!(counts[0] > 5_000, "{counts:?}");
         assert!(counts.iter().all(|&n| n > 0), "every category has broad hosts: {counts:?}");
         assert_eq!(s.hosts as usize, counts.iter().sum::<usize>());
+    }
+
+    /// An approval names a broad service by its exact host, as the verdict does.
+    #[test]
+    fn broad_service_ids_are_exact_hosts() {
+        assert_eq!(service_category("yopmail.com"), Some("webmail"));
+        assert_eq!(service_category("www.yopmail.com"), None, "a subdomain is not an id");
+        assert_eq!(service_category("gmail"), None, "curated services are the catalogue's");
+        assert_eq!(service_category(""), None);
     }
 
     #[test]

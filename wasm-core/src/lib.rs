@@ -31,7 +31,8 @@ mod wasm;
 // `Engine`'s signatures. Field types (rule actions, approval notes, category info…) stay
 // unnamed: read them, do not build them.
 pub use broad::{
-    counts as broad_tier_counts, load as load_broad_tier, status as broad_tier_status, BroadError,
+    counts as broad_tier_counts, load as load_broad_tier,
+    service_category as broad_service_category, status as broad_tier_status, BroadError,
     BroadStatus,
 };
 pub use catalogue::{services as catalogue, Names, Service};
