@@ -29,7 +29,7 @@ pub const MAX_REASON_CHARS: usize = 2000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}{message}", field.map(|f| format!("{f}: ")).unwrap_or_default())]
 pub struct Rejected {
-    /// 400, 409, 413, 415, 422 or 429.
+    /// 400, 409, 413, 415, 422, 429, or 503 when the database does not answer.
     pub status: u16,
     /// The JSON field (`days`, `service`…), when one is at fault.
     pub field: Option<&'static str>,
