@@ -116,7 +116,8 @@ const urls = readFileSync(join(outDir, 'workload.txt'), 'utf8').split('\n').filt
 const bigPolicy = readFileSync(join(outDir, 'policy-100k.json'), 'utf8');
 if (urls.length !== native.urls) throw new Error(`workload has ${urls.length} URLs, the native run used ${native.urls}`);
 
-const wasm = await loadEngine();
+// The worker's engine: with the broad tier, which the native build embeds.
+const wasm = await loadEngine({ broad: true });
 const defaultEngine = wasm.Engine.embeddedDefault();
 const bigEngine = new wasm.Engine(bigPolicy);
 defaultEngine.setContext(CONTEXT);
