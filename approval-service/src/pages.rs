@@ -315,40 +315,50 @@ pub(crate) fn page(
         Lang::ZhTw => "en",
     };
     let q = format!("?lang={}", lang.code());
-    let body = html! {
+    let body = document(
+        lang,
+        heading,
+        html! {
+                    header {
+                        p { (lang.t("signed_in")) " " strong { (user) } }
+                        @if let Some(token) = sign_out {
+                            form method="post" action="/desk/sign-out" {
+                                input type="hidden" name="csrf" value=(token);
+                                input type="hidden" name="lang" value=(lang.code());
+                                button type="submit" { (lang.t("sign_out")) }
+                            }
+                        }
+                        nav aria-label=(lang.t("title")) {
+                            ul {
+                                li { a href={ "/desk" (q) } { (lang.t("queue")) } }
+                                li { a href={ "/desk/approved" (q) } { (lang.t("approved")) } }
+                                li { a href={ "/desk/history" (q) } { (lang.t("history")) } }
+                                li { a href={ "/desk/overview" (q) } { (lang.t("overview")) } }
+                                li { a href={ (here) "?lang=" (other) } lang=(if other == "en" { "en" } else { "zh-Hant" }) { (lang.t("other_lang")) } }
+                            }
+                        }
+                    }
+                    main { h1 { (heading) } (content) }
+        },
+    );
+    (StatusCode::OK, no_store(), Html(body.into_string())).into_response()
+}
+
+/// A whole page of the desk: the language, `<title>` "`title` — desk", the viewport and the
+/// style sheet around `body`.
+pub(crate) fn document(lang: Lang, title: &str, body: Markup) -> Markup {
+    html! {
         (DOCTYPE)
         html lang=(lang.html_lang()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (heading) " — " (lang.t("title")) }
+                title { (title) " — " (lang.t("title")) }
                 style { (maud::PreEscaped(CSS)) }
             }
-            body {
-                header {
-                    p { (lang.t("signed_in")) " " strong { (user) } }
-                    @if let Some(token) = sign_out {
-                        form method="post" action="/desk/sign-out" {
-                            input type="hidden" name="csrf" value=(token);
-                            input type="hidden" name="lang" value=(lang.code());
-                            button type="submit" { (lang.t("sign_out")) }
-                        }
-                    }
-                    nav aria-label=(lang.t("title")) {
-                        ul {
-                            li { a href={ "/desk" (q) } { (lang.t("queue")) } }
-                            li { a href={ "/desk/approved" (q) } { (lang.t("approved")) } }
-                            li { a href={ "/desk/history" (q) } { (lang.t("history")) } }
-                            li { a href={ "/desk/overview" (q) } { (lang.t("overview")) } }
-                            li { a href={ (here) "?lang=" (other) } lang=(if other == "en" { "en" } else { "zh-Hant" }) { (lang.t("other_lang")) } }
-                        }
-                    }
-                }
-                main { h1 { (heading) } (content) }
-            }
+            body { (body) }
         }
-    };
-    (StatusCode::OK, no_store(), Html(body.into_string())).into_response()
+    }
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:1rem 2rem;color:#1a1a1a}\

@@ -27,7 +27,7 @@ use axum::Form;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac as _};
-use maud::{html, DOCTYPE};
+use maud::html;
 use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
@@ -251,38 +251,32 @@ fn form(
         return crate::pages::message(StatusCode::SERVICE_UNAVAILABLE, lang, "Try again.");
     }
     let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
-    let body = html! {
-        (DOCTYPE)
-        html lang=(lang.html_lang()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (lang.t("sign_in")) " — " (lang.t("title")) }
-            }
-            body {
-                main {
-                    h1 { (lang.t("sign_in")) }
-                    p { (lang.t("sign_in_hint")) }
-                    @if let Some(e) = error { p role="alert" { (e) } }
-                    form method="post" action="/desk/sign-in" {
-                        input type="hidden" name="csrf" value=(form_token(app, &nonce));
-                        input type="hidden" name="lang" value=(lang.code());
-                        p {
-                            label for="user" { (lang.t("user_name")) }
-                            " "
-                            input id="user" name="user" type="text" autocomplete="username" required;
+    let body = crate::pages::document(
+        lang,
+        lang.t("sign_in"),
+        html! {
+                    main {
+                        h1 { (lang.t("sign_in")) }
+                        p { (lang.t("sign_in_hint")) }
+                        @if let Some(e) = error { p role="alert" { (e) } }
+                        form method="post" action="/desk/sign-in" {
+                            input type="hidden" name="csrf" value=(form_token(app, &nonce));
+                            input type="hidden" name="lang" value=(lang.code());
+                            p {
+                                label for="user" { (lang.t("user_name")) }
+                                " "
+                                input id="user" name="user" type="text" autocomplete="username" required;
+                            }
+                            p {
+                                label for="password" { (lang.t("password")) }
+                                " "
+                                input id="password" name="password" type="password" autocomplete="current-password" required;
+                            }
+                            p { button type="submit" { (lang.t("sign_in")) } }
                         }
-                        p {
-                            label for="password" { (lang.t("password")) }
-                            " "
-                            input id="password" name="password" type="password" autocomplete="current-password" required;
-                        }
-                        p { button type="submit" { (lang.t("sign_in")) } }
                     }
-                }
-            }
-        }
-    };
+        },
+    );
     let mut response = (status, Html(body.into_string())).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
