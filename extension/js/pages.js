@@ -197,7 +197,9 @@ export function createPageMessages(w) {
     if (sender.id !== chrome.runtime.id || typeof type !== 'string' || !Object.hasOwn(handlers, type)) return false;
     w.ready()
       .then(() => {
-        if (!state.policy) throw new Error(state.engineError ?? 'the engine is not ready');
+        // Without an engine only the status answers: it shows the error beside what still runs
+        // (the rules' integrity, the tabs sent through the rules again, the audit queue).
+        if (!state.policy && type !== 'status.get') throw new Error(state.engineError ?? 'the engine is not ready');
         return handlers[type](message);
       })
       .then(

@@ -62,19 +62,27 @@ export async function recheckOpenTabs({ stopped, blockUrl, audit }) {
 
 /**
  * Without the engine nothing can be decided, so nothing can be sent to the block page: every web
- * tab is reloaded once instead, so that the rules in force (the persisted dynamic rules, the
- * bootstrap ruleset) meet its request. A page that loaded before Chromium had the extension's
- * rules in force — a navigation racing the browser's start — cannot stay up that way.
+ * tab meets the rules in force (the persisted dynamic rules, the bootstrap ruleset) once more. A
+ * page that loaded before Chromium had the extension's rules in force — a navigation racing the
+ * browser's start — cannot stay up that way. A tab with a navigation in flight is sent to that
+ * address again rather than reloaded: a reload would cancel the navigation the user asked for
+ * and reload the page it was leaving (a new tab's about:blank).
  * @returns {Promise<{tabs: number, sent: number, reloaded: number, ms: number}>} as recheckOpenTabs
  */
 export async function reloadWebTabs() {
   const t0 = Date.now();
   const all = await tabs.query({});
+  let sent = 0;
   let reloaded = 0;
   for (const tab of all) {
-    if (tab.id == null || tab.id < 0 || !WEB.test(tab.url ?? tab.pendingUrl ?? '')) continue;
-    await tabs.reload(tab.id);
-    reloaded += 1;
+    if (tab.id == null || tab.id < 0) continue;
+    if (WEB.test(tab.pendingUrl ?? '')) {
+      await tabs.update(tab.id, { url: tab.pendingUrl });
+      sent += 1;
+    } else if (WEB.test(tab.url ?? '')) {
+      await tabs.reload(tab.id);
+      reloaded += 1;
+    }
   }
-  return { tabs: all.length, sent: 0, reloaded, ms: Date.now() - t0 };
+  return { tabs: all.length, sent, reloaded, ms: Date.now() - t0 };
 }

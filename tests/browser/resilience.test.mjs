@@ -176,6 +176,10 @@ test('browser restart after a file of the installed extension is deleted: the pe
     for (const version of fs.readdirSync(installed)) fs.rmSync(path.join(installed, version, 'wasm', 'gatehouse_core_bg.wasm'));
     third = await openScenario('restart-corrupt', { reuse: first, forceInstall: true, policy: null, host: false, waitForWorker: false });
     const { page, raced } = await expectBlockedAtRestart(t, third, DROPBOX);
+    // The worker's start without an engine ends by sending every web tab through the rules once;
+    // a navigation issued while that runs would be re-issued by it, so the next one waits for it.
+    const st = await third.waitFor((x) => x.engineError && x.tabs, 'the worker started without its engine', 30_000);
+    t.diagnostic(`worker start without an engine: ${JSON.stringify(st.tabs)}`);
     await expectBlocked(third, GMAIL);
     assert.equal(await blockPageReady(page), 'error', 'the page says it cannot explain, but the site stays closed');
     if (!raced) {
