@@ -345,7 +345,7 @@ mod tests {
     use crate::testing::{alice, claims, jwk, sign, signing_key, NOW};
     use serde_json::json;
 
-    fn req(url: &str) -> Request {
+    fn req(url: &str) -> Request<'_> {
         Request::new(url, ResourceType::MainFrame).unwrap()
     }
 

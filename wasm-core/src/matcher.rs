@@ -247,10 +247,13 @@ impl<T> Matcher<T> {
             }
             // A pattern's host always has a dot (a bare `com` is refused as too broad), so a
             // suffix without one cannot match: stop before looking up the top-level label.
-            match suffix.split_once('.') {
-                Some((_, rest)) if rest.contains('.') => suffix = rest,
-                _ => return None,
+            // (Byte loops: host labels are short, and `str`'s searchers cost more to set up.)
+            let Some(dot) = suffix.bytes().position(|b| b == b'.') else { return None };
+            let rest = &suffix[dot + 1..];
+            if !rest.bytes().any(|b| b == b'.') {
+                return None;
             }
+            suffix = rest;
         }
     }
 

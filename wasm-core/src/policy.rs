@@ -1216,7 +1216,9 @@ mod tests {
     #[test]
     fn broad_tier_classifies_after_the_catalogue_and_follows_its_switch() {
         use crate::request::ResourceType;
-        let req = |u: &str| Request::new(u, ResourceType::MainFrame).unwrap();
+        fn req(u: &str) -> Request<'_> {
+            Request::new(u, ResourceType::MainFrame).unwrap()
+        }
         let policy = Policy::embedded_default();
         let c = policy.classify(&req("https://www.yopmail.com/en/")).unwrap();
         assert_eq!(

@@ -1,5 +1,6 @@
 //! Requests: a URL exactly as the browser reports it, normalised once, fallibly.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -114,54 +115,59 @@ pub enum RequestError {
     ResourceType(String),
 }
 
-/// A normalised request. Build one with [`Request::new`].
+/// A normalised request. Build one with [`Request::new`]; it borrows the URL where the URL is
+/// already in canonical form (most are), so reading one allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct Request<'a> {
     resource_type: ResourceType,
-    web: Option<WebTarget>,
+    web: Option<WebTarget<'a>>,
     /// Other sites the request may carry (a translate frontend's further `u` readings, then the
     /// frontend itself), tried in order after `web`. Empty, and unallocated, for most requests.
-    also: Box<[WebTarget]>,
+    also: Box<[WebTarget<'a>]>,
 }
 
 /// The host and path a web request really reaches, after unwrapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WebTarget {
+pub(crate) struct WebTarget<'a> {
     pub(crate) scheme: &'static str,
-    /// The host followed by the path, in one allocation; `host_len` splits them.
-    host_path: Box<str>,
-    host_len: usize,
+    /// Borrowed from the URL on the fast path; owned when the parser or a proxy made it.
+    host: Cow<'a, str>,
+    /// The path, with unreserved escapes decoded.
+    path: Cow<'a, str>,
     pub(crate) port: Option<u16>,
     /// Set when the host is a web proxy carrying another site (`mail-google-com.translate.goog`).
     pub(crate) via_proxy: Option<String>,
 }
 
-impl WebTarget {
-    fn new(scheme: &'static str, host: &str, path: &str, port: Option<u16>) -> Self {
-        let path = normalise_path(path);
-        let mut host_path = String::with_capacity(host.len() + path.len());
-        host_path.push_str(host);
-        host_path.push_str(&path);
-        Self { scheme, host_path: host_path.into(), host_len: host.len(), port, via_proxy: None }
+impl<'a> WebTarget<'a> {
+    /// A target borrowing `host` and `path` from the URL (the path copied only if it decodes).
+    fn borrowed(scheme: &'static str, host: &'a str, path: &'a str) -> Self {
+        Self { scheme, host: host.into(), path: normalise_path(path), port: None, via_proxy: None }
+    }
+
+    /// A target owning its parts (from the parser's buffer, or made up by a proxy's reading).
+    fn owned(scheme: &'static str, host: &str, path: &str, port: Option<u16>) -> Self {
+        let path = normalise_path(path).into_owned().into();
+        Self { scheme, host: host.to_owned().into(), path, port, via_proxy: None }
     }
 
     /// The normalised host.
     pub(crate) fn host(&self) -> &str {
-        &self.host_path[..self.host_len]
+        &self.host
     }
 
     /// The path, with unreserved escapes decoded.
     pub(crate) fn path(&self) -> &str {
-        &self.host_path[self.host_len..]
+        &self.path
     }
 }
 
-impl Request {
+impl<'a> Request<'a> {
     /// Parses and normalises `url` (WHATWG, like the browser). `blob:`, `filesystem:` and
     /// `view-source:` are unwrapped to the URL they carry; translation proxies are resolved to
     /// the site they re-host. Non-web schemes (`chrome:`, `about:`, `data:`, extension pages)
     /// parse fine and are simply never categorised.
-    pub fn new(url: &str, resource_type: ResourceType) -> Result<Self, RequestError> {
+    pub fn new(url: &'a str, resource_type: ResourceType) -> Result<Self, RequestError> {
         if url.len() > MAX_URL_LEN {
             return Err(RequestError::TooLong(url.len()));
         }
@@ -212,12 +218,12 @@ impl Request {
         })
     }
 
-    pub(crate) fn target(&self) -> Option<&WebTarget> {
+    pub(crate) fn target(&self) -> Option<&WebTarget<'a>> {
         self.web.as_ref()
     }
 
     /// The same request aimed at each further site it may carry (see `also`), in order.
-    pub(crate) fn alternatives(&self) -> impl Iterator<Item = Request> + '_ {
+    pub(crate) fn alternatives(&self) -> impl Iterator<Item = Request<'a>> + '_ {
         self.also.iter().map(|web| Self {
             resource_type: self.resource_type,
             web: Some(web.clone()),
@@ -228,7 +234,7 @@ impl Request {
 
 /// Where a parsed web URL goes: the site it reaches; for a translate frontend, first every site
 /// its `u` parameters name, the frontend itself last (the second value: the rest, in order).
-fn web_targets(url: &url::Url) -> (Option<WebTarget>, Box<[WebTarget]>) {
+fn web_targets(url: &url::Url) -> (Option<WebTarget<'static>>, Box<[WebTarget<'static>]>) {
     let none = (None, Box::default());
     let Some(scheme) = web_scheme(url.scheme()) else { return none };
     // The WHATWG parser has already lowercased, IDNA-mapped and IPv4-canonicalised the host;
@@ -238,16 +244,16 @@ fn web_targets(url: &url::Url) -> (Option<WebTarget>, Box<[WebTarget]>) {
     if let Some(carried) = translate_goog_target(host, url) {
         return (Some(carried), Box::default());
     }
-    let own = WebTarget::new(scheme, host, url.path(), url.port());
+    let own = WebTarget::owned(scheme, host, url.path(), url.port());
     let carried = match url.query() {
         Some(query) if is_translate_frontend(host) => translate_u_hosts(query),
         _ => return (Some(own), Box::default()),
     };
-    let mut targets: Vec<WebTarget> = carried
+    let mut targets: Vec<WebTarget<'static>> = carried
         .into_iter()
         .map(|carried| WebTarget {
             via_proxy: Some(host.to_owned()),
-            ..WebTarget::new(scheme, &carried, "/", None)
+            ..WebTarget::owned(scheme, &carried, "/", None)
         })
         .collect();
     targets.push(own);
@@ -276,82 +282,110 @@ fn trim_host(host: &str) -> Option<&str> {
 /// WHATWG parser would return them unchanged, slice them out instead of parsing. Anything else
 /// — uppercase, a port, userinfo, IDNA, a numeric last label (IPv4), dot segments, characters
 /// the parser would percent-encode, a translation proxy — returns `None` and takes the full
-/// parser, so both paths always agree (`fast_path_agrees_with_the_parser` checks it).
-fn canonical_web_target(url: &str) -> Option<WebTarget> {
+/// parser, so both paths always agree (`fast_path_agrees_with_the_parser` checks it). One pass
+/// over the bytes: this runs for every request the browser reports.
+fn canonical_web_target(url: &str) -> Option<WebTarget<'_>> {
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
         ("https", rest)
     } else {
         ("http", url.strip_prefix("http://")?)
     };
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let host = plain_host(rest[..host_end].trim_end_matches('.'))?;
-    let tail = &rest[host_end..];
-    let path = match &tail[..tail.find(['?', '#']).unwrap_or(tail.len())] {
-        "" => "/",
-        p => plain_path(p)?,
-    };
-    Some(WebTarget::new(scheme, host, path, None))
+    let (host, tail) = plain_host(rest)?;
+    let (path, escaped) = plain_path(tail)?;
+    Some(WebTarget {
+        scheme,
+        host: host.into(),
+        path: if escaped { normalise_path(path) } else { path.into() },
+        port: None,
+        via_proxy: None,
+    })
 }
 
-/// `host` if the WHATWG host parser would return it unchanged: lowercase ASCII letters, digits,
-/// `-` and non-empty labels; no punycode label (the parser validates those); a last label that
-/// does not start with a digit (the parser reads such hosts as IPv4 numbers); and not a
-/// translation proxy, which the full path resolves to the site it carries.
-fn plain_host(host: &str) -> Option<&str> {
-    let bytes = host.as_bytes();
+/// The host at the start of `rest` (up to `/`, `?` or `#`, one trailing dot dropped) and what
+/// follows it, if the WHATWG host parser would return the host unchanged: lowercase ASCII
+/// letters, digits, `-` and non-empty labels; no punycode label (the parser validates those); a
+/// last label that does not start with a digit (the parser reads such hosts as IPv4 numbers);
+/// and no `translate` label unless it is no translation proxy, which the full path resolves to
+/// the site it carries.
+fn plain_host(rest: &str) -> Option<(&str, &str)> {
+    let bytes = rest.as_bytes();
     let mut label_start = 0;
+    let mut last_label = 0;
+    let mut translate_label = false;
+    let mut end = bytes.len();
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b'a'..=b'z' | b'0'..=b'9' | b'-' => {}
-            b'.' if i > label_start => label_start = i + 1,
+            b'.' if i > label_start => {
+                translate_label |= &bytes[label_start..i] == b"translate";
+                last_label = label_start;
+                label_start = i + 1;
+            }
+            b'/' | b'?' | b'#' => {
+                end = i;
+                break;
+            }
             _ => return None,
         }
         if i == label_start + 3 && &bytes[label_start..=i] == b"xn--" {
             return None;
         }
     }
-    let last_starts_with_digit = bytes.get(label_start).is_none_or(u8::is_ascii_digit);
-    if last_starts_with_digit || host.ends_with(".translate.goog") || is_translate_frontend(host) {
+    // `a.example.` is `a.example`; its last label is the one before the dot.
+    let (host, last_label) = match rest[..end].strip_suffix('.') {
+        Some(host) => (host, last_label),
+        None => (&rest[..end], label_start),
+    };
+    let last_starts_with_digit = bytes.get(last_label).is_none_or(u8::is_ascii_digit);
+    let proxy =
+        translate_label && (host.ends_with(".translate.goog") || is_translate_frontend(host));
+    if host.is_empty() || last_starts_with_digit || proxy {
         return None;
     }
-    Some(host)
+    Some((host, &rest[end..]))
 }
 
-/// `path` if the WHATWG path parser would return it unchanged: printable ASCII that it does not
+/// The path at the start of `tail` (up to `?` or `#`; `/` if empty) and whether it has escapes,
+/// if the WHATWG path parser would return it unchanged: printable ASCII that it does not
 /// percent-encode, no backslash (read as `/`), and no dot segment, plain (`/./`) or encoded
 /// (`/%2e`). Conservative: any `/.` or `%2e` at all takes the full parser.
-fn plain_path(path: &str) -> Option<&str> {
-    let bytes = path.as_bytes();
+fn plain_path(tail: &str) -> Option<(&str, bool)> {
+    let bytes = tail.as_bytes();
+    let mut escaped = false;
+    let mut end = bytes.len();
     for (i, &b) in bytes.iter().enumerate() {
         let plain = match b {
+            b'?' | b'#' => {
+                end = i;
+                break;
+            }
             b'"' | b'<' | b'>' | b'`' | b'{' | b'}' | b'\\' | b'^' | b'|' => false,
             b'.' => i == 0 || bytes[i - 1] != b'/',
-            b'%' => !matches!(bytes.get(i + 1..i + 3), Some([b'2', b'e' | b'E'])),
+            b'%' => {
+                escaped = true;
+                !matches!(bytes.get(i + 1..i + 3), Some([b'2', b'e' | b'E']))
+            }
             _ => b.is_ascii_graphic(),
         };
         if !plain {
             return None;
         }
     }
-    Some(path)
+    Some((if end == 0 { "/" } else { &tail[..end] }, escaped))
 }
 
 /// Google Translate's web proxy re-hosts `mail.google.com` as `mail-google-com.translate.goog`
 /// (`-` ↔ `.`, `--` ↔ `-`): the user reaches the carried site, so it is classified as that site.
-fn translate_goog_target(host: &str, url: &url::Url) -> Option<WebTarget> {
+fn translate_goog_target(host: &str, url: &url::Url) -> Option<WebTarget<'static>> {
     let label = host.strip_suffix(".translate.goog")?.rsplit('.').next()?;
     let carried = normalise_host(&decode_translate_label(label)?)?;
     // The path is compared as written, escapes and all: a regex that also spelled every escape
     // of a path behind the proxy's label arithmetic would not fit Chromium's 2 KB regex limit
     // (`dnr.rs`), and the engine must decide exactly what the rules do.
-    let path = url.path();
-    let mut host_path = String::with_capacity(carried.len() + path.len());
-    host_path.push_str(&carried);
-    host_path.push_str(path);
     Some(WebTarget {
         scheme: web_scheme(url.scheme())?,
-        host_path: host_path.into(),
-        host_len: carried.len(),
+        host: carried.into(),
+        path: url.path().to_owned().into(),
         port: None,
         via_proxy: Some(host.to_owned()),
     })
@@ -599,13 +633,22 @@ mod tests {
             "https://translate.google.com/translate?u=https://web.telegram.org/",
             "https://a.example/\u{4e2d}",
             "https://-a-.example/",
+            "https://a.example.",
+            "https://a.example../",
+            "https://a.1./",
+            "https://.a.example/",
+            "https:///x",
+            "https://www.translate.google.com/",
+            "https://translate.google.com.evil.example/x",
+            "https://translate.example/",
+            "https://mail.example/%41%2f",
         ] {
             if let Some(fast) = canonical_web_target(u) {
                 fast_taken += 1;
                 assert_eq!(Some(fast), slow(u), "{u}");
             }
         }
-        assert_eq!(fast_taken, 7, "the fast path should take exactly the plain cases");
+        assert_eq!(fast_taken, 11, "the fast path should take exactly the plain cases");
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
-fn request(url: &str, resource_type: &str) -> Result<Request, JsError> {
+fn request<'a>(url: &'a str, resource_type: &str) -> Result<Request<'a>, JsError> {
     let resource_type: ResourceType = resource_type.parse().map_err(js_error)?;
     Request::new(url, resource_type).map_err(js_error)
 }
