@@ -16,13 +16,19 @@ export function checker(wasm, Engine) {
   const typeCodes = new Map(Engine.resourceTypes().map((name, code) => [name, code]));
   /** Per engine: a view of its input buffer, remade when the module's memory grows. */
   const views = new WeakMap();
+  /** The last engine and its view (the worker has one engine per policy): no map look-up. */
+  let lastEngine = null;
+  let lastView = null;
   const viewOf = (engine) => {
-    let view = views.get(engine);
     // A grown memory detaches the old buffer: its views read as empty.
+    if (engine === lastEngine && lastView.byteLength !== 0) return lastView;
+    let view = views.get(engine);
     if (!view || view.byteLength === 0) {
       view = new Uint8Array(wasm.memory.buffer, engine.inputBuffer(), engine.inputCapacity());
       views.set(engine, view);
     }
+    lastEngine = engine;
+    lastView = view;
     return view;
   };
   return (engine, url, type, nowMs) => {
