@@ -15,6 +15,7 @@ import init, { Engine, catalogue, loadBroadTier } from './wasm/gatehouse_core.js
 import { checker } from './js/check.js';
 import { alarms, disableNetworkPrediction, safe, storage, tabs } from './js/ext.js';
 import { createAudit } from './js/audit-queue.js';
+import { createCatalogue } from './js/catalogue.js';
 import { createDesk } from './js/desk.js';
 import { createEnforcement } from './js/enforcement.js';
 import { createHostFacts } from './js/facts.js';
@@ -24,6 +25,7 @@ import { checkAtStart } from './js/integrity.js';
 import { loadPolicy } from './js/policy.js';
 import { BOOTSTRAP_RULESET } from './js/rules.js';
 import { createPageMessages } from './js/pages.js';
+import { createProceeds } from './js/proceeds.js';
 import { createRevocations } from './js/revocations.js';
 import { createSiteData } from './js/sitedata.js';
 import { reloadWebTabs } from './js/tabs.js';
@@ -51,7 +53,6 @@ const APPROVALS_REFRESH_MINUTES = 5;
 const INTEGRITY_CHECK_MINUTES = 5;
 /** How soon to try the host again after it went away (alarms cannot fire sooner than 30 s). */
 const HOST_RETRY_MINUTES = 1;
-const PROCEEDS_KEY = 'gatehouse.proceeds';
 /** Set in storage.session once this browser session's first worker start is done. */
 const SESSION_STARTED_KEY = 'gatehouse.sessionStarted';
 // The stable, extension-id URL, never runtime.getURL: under `use_dynamic_url` that returns a
@@ -103,18 +104,20 @@ const facts = createHostFacts({
 });
 const desk = createDesk({ importToken });
 const revocations = createRevocations();
-const siteData = createSiteData({ audit, catalogue: () => safeCatalogue() });
+const catalogues = createCatalogue({ catalogue, loadBroadTier });
+const proceeds = createProceeds({ state });
+const siteData = createSiteData({ audit, catalogue: catalogues.curated });
 /** The wasm instance's exports (for its memory size on the status page). */
 let wasm = null;
 /** The hot call, `check(engine, url, type, nowMs)` (js/check.js), once the module is loaded. */
 let check = null;
 const { engine, decide, recompile, checkRulesInForce, rulesStale, blockUrl } = createEnforcement({
-  state, blockPage: BLOCK_PAGE, audit, auditLocation, siteData, loadProceeds,
+  state, blockPage: BLOCK_PAGE, audit, auditLocation, siteData, loadProceeds: proceeds.load,
   schedule: (whenMs) => (whenMs == null ? alarms.clear(ALARM.recompile) : alarms.set(ALARM.recompile, { when: whenMs })),
 });
 const onMessage = createPageMessages({
   state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost, refreshApprovals: () => facts.refreshApprovals(),
-  saveProceeds, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm, desk, pollDesk, importToken,
+  saveProceeds: proceeds.save, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm, desk, pollDesk, importToken,
 });
 const observeNavigation = createNavigationWatch({
   // null before a policy is loaded: nothing to classify with.
@@ -172,7 +175,7 @@ async function start() {
   try {
     wasm = await init({ module_or_path: chrome.runtime.getURL('wasm/gatehouse_core_bg.wasm') });
     check = checker(wasm, Engine);
-    state.broadTier = await loadBroad();
+    state.broadTier = await catalogues.loadBroad();
   } catch (err) {
     // Nothing below can work; the static and last dynamic rules stay in force (fail closed),
     // and at a browser start every web tab meets them again (a page that loaded before Chromium
@@ -184,7 +187,7 @@ async function start() {
   }
   state.policy = await loadPolicy(Engine);
   await revocationsForPolicy();
-  state.proceeds = await loadProceeds();
+  state.proceeds = await proceeds.load();
   await refreshFromHost();
   await recompile('start', { force: browserStart });
   await storage.setSession({ [SESSION_STARTED_KEY]: Date.now() });
@@ -197,33 +200,6 @@ async function start() {
   state.readyMs = Date.now();
   // After ready: enforcement never waits for the desk (the kept list is already applied).
   whenReady('revocation list', refreshRevocations);
-}
-
-/**
- * The broad tier (`broad.txt`, shipped beside the wasm module) handed to the engine, which
- * refuses any text but the file it was built with (its SHA-512 is compiled in). Refused or
- * unreadable: the curated catalogue still decides and the broad rulesets still block (fail
- * closed); the status page shows the error.
- */
-async function loadBroad() {
-  try {
-    const response = await fetch(chrome.runtime.getURL('broad.txt'));
-    if (!response.ok) throw new Error(`broad.txt: HTTP ${response.status}`);
-    return { loaded: true, hosts: loadBroadTier(await response.text()) };
-  } catch (err) {
-    const error = `broad tier not loaded: ${err?.message ?? err}`;
-    console.error('gatehouse:', error);
-    return { loaded: false, error };
-  }
-}
-
-function safeCatalogue() {
-  try {
-    return catalogue();
-  } catch (err) {
-    console.error('gatehouse: catalogue', err);
-    return null;
-  }
 }
 
 let queue = Promise.resolve();
@@ -402,18 +378,4 @@ function catchUpRules() {
   if (catchingUp || !rulesStale()) return;
   catchingUp = true;
   whenReady('change due', () => recompile('change due')).finally(() => { catchingUp = false; });
-}
-
-// ---- warn mode: "continue" -------------------------------------------------------------------
-
-/** The continues of this browser session still running (storage.session outlives the worker). */
-async function loadProceeds() {
-  const list = (await storage.session(PROCEEDS_KEY))[PROCEEDS_KEY];
-  const now = Date.now();
-  return Array.isArray(list) ? list.filter((p) => typeof p?.service === 'string' && p.untilMs > now) : [];
-}
-
-async function saveProceeds(list) {
-  state.proceeds = list;
-  await storage.setSession({ [PROCEEDS_KEY]: list });
 }
