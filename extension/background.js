@@ -39,8 +39,6 @@ const ALARM = Object.freeze({
   desk: 'gatehouse.desk',
   revocations: 'gatehouse.revocations',
 });
-/** How often requests waiting at the approval desk are asked about (while any waits). */
-const DESK_POLL_MINUTES = 1;
 /**
  * How often network facts are re-read from the host: a desktop that joins the internal network
  * is in scope within this (Chrome fires no alarm sooner than 30 s), or at once where the worker
@@ -102,8 +100,6 @@ const audit = auditTrail.record;
 const facts = createHostFacts({
   state, host, probeHosts: () => policyInfo()?.probeHosts ?? [], flushAudit: () => auditTrail.flush(), onLost: onHostLost,
 });
-const desk = createDesk({ importToken });
-const revocations = createRevocations();
 const catalogues = createCatalogue({ catalogue, loadBroadTier });
 const proceeds = createProceeds({ state });
 const siteData = createSiteData({ audit, catalogue: catalogues.curated });
@@ -115,9 +111,11 @@ const { engine, decide, recompile, checkRulesInForce, rulesStale, blockUrl } = c
   state, blockPage: BLOCK_PAGE, audit, auditLocation, siteData, loadProceeds: proceeds.load,
   schedule: (whenMs) => (whenMs == null ? alarms.clear(ALARM.recompile) : alarms.set(ALARM.recompile, { when: whenMs })),
 });
+const desk = createDesk({ importToken, refreshApprovals: facts.refreshApprovals, recompile, audit, alarm: ALARM.desk });
+const revocations = createRevocations({ state, policyInfo, recompile, alarm: ALARM.revocations });
 const onMessage = createPageMessages({
   state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost, refreshApprovals: () => facts.refreshApprovals(),
-  saveProceeds: proceeds.save, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm, desk, pollDesk, importToken,
+  saveProceeds: proceeds.save, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm, desk, pollDesk: desk.poll, importToken,
 });
 const observeNavigation = createNavigationWatch({
   // null before a policy is loaded: nothing to classify with.
@@ -186,7 +184,7 @@ async function start() {
     return;
   }
   state.policy = await loadPolicy(Engine);
-  await revocationsForPolicy();
+  await revocations.forPolicy();
   state.proceeds = await proceeds.load();
   await refreshFromHost();
   await recompile('start', { force: browserStart });
@@ -196,10 +194,10 @@ async function start() {
     const existing = await safe('alarms.get', () => chrome.alarms.get(name), null);
     if (existing?.periodInMinutes !== periodInMinutes) await alarms.set(name, { periodInMinutes });
   }
-  if (await desk.waiting()) await alarms.set(ALARM.desk, { periodInMinutes: DESK_POLL_MINUTES });
+  await desk.resume();
   state.readyMs = Date.now();
   // After ready: enforcement never waits for the desk (the kept list is already applied).
-  whenReady('revocation list', refreshRevocations);
+  whenReady('revocation list', revocations.refresh);
 }
 
 let queue = Promise.resolve();
@@ -223,40 +221,12 @@ async function onAlarm(alarm) {
     if (await refreshFromHost()) await recompile('host available');
     return undefined;
   }
-  if (alarm.name === ALARM.desk) return pollDesk();
-  if (alarm.name === ALARM.revocations) return refreshRevocations();
+  if (alarm.name === ALARM.desk) return desk.poll();
+  if (alarm.name === ALARM.revocations) return revocations.refresh();
   return undefined;
 }
 
 // ---- the approval desk -----------------------------------------------------------------------
-
-/**
- * A new engine starts from the policy's own revoked list: the desk's last good list goes back
- * in at once (js/revocations.js), and its alarm follows the policy's interval.
- */
-async function revocationsForPolicy() {
-  const feed = policyInfo()?.revocationList ?? null;
-  if (!feed) {
-    state.revocationList = null;
-    await alarms.clear(ALARM.revocations);
-    return;
-  }
-  await revocations.applyKept(state.policy.engine, feed.url);
-  const existing = await safe('alarms.get', () => chrome.alarms.get(ALARM.revocations), null);
-  if (existing?.periodInMinutes !== feed.minutes) await alarms.set(ALARM.revocations, { periodInMinutes: feed.minutes });
-}
-
-/** Fetches the desk's revocation list; what it revokes is out of force at once. */
-async function refreshRevocations() {
-  const feed = policyInfo()?.revocationList ?? null;
-  if (!feed) return;
-  const result = await revocations.refresh(state.policy.engine, feed.url);
-  state.revocationList = { ...result, minutes: feed.minutes };
-  if (result.status === 'rejected') console.warn('gatehouse: the revocation list was ignored:', result.error);
-  // A newly signed list can revoke, and its signing time is what keeps approvals honoured
-  // (approvals.revocationListMaxHours): either way the rules follow at once.
-  if (result.status === 'applied') await recompile('revocation list');
-}
 
 /** Stores a token through the host (which must be there to keep it); throws why it could not. */
 async function importToken(token) {
@@ -270,33 +240,18 @@ async function importToken(token) {
   }
 }
 
-/**
- * Asks the desk about the requests waiting there (js/desk.js); an approval's token is imported
- * and in force at once. The alarm runs while any request waits.
- */
-async function pollDesk() {
-  const imported = await desk.poll();
-  if (imported) {
-    await facts.refreshApprovals();
-    await recompile('approved at the desk');
-    audit({ kind: 'approval_imported', source: 'desk', count: imported });
-  }
-  if (await desk.waiting()) await alarms.set(ALARM.desk, { periodInMinutes: DESK_POLL_MINUTES });
-  else await alarms.clear(ALARM.desk);
-}
-
 // ---- policy ----------------------------------------------------------------------------------
 
 async function reloadPolicy({ fromChange = false } = {}) {
   const before = state.policy?.engine;
   state.policy = await loadPolicy(Engine, { managedRemoved: fromChange });
   safeFree(before);
-  await revocationsForPolicy();
+  await revocations.forPolicy();
   const probeHosts = policyInfo()?.probeHosts ?? [];
   if (state.host.status === 'connected' && probeHosts.length) await facts.refreshNetwork();
   await recompile('policy changed');
   audit({ kind: 'policy_loaded', source: state.policy.source, warnings: state.policy.warnings.length, error: state.policy.error });
-  await refreshRevocations();
+  await revocations.refresh();
 }
 
 function safeFree(engine) {

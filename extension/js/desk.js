@@ -5,9 +5,12 @@
 // carried: the token is verified by the engine like any other (bound to user and machine), so a
 // wrong or forged answer can open nothing.
 
+import { alarms } from './ext.js';
 import { storedValue } from './stored-list.js';
 
 const KEY = 'gatehouse.deskRequests';
+/** How often requests waiting at the approval desk are asked about (while any waits). */
+const POLL_MINUTES = 1;
 /** Requests kept (newest); older ones are forgotten, decided or not. */
 const MAX_KEPT = 20;
 /** Decided requests are shown for this long, then forgotten. */
@@ -17,9 +20,14 @@ const MAX_REASON = 2000;
 
 /**
  * `importToken(token)` stores a token through the native host (throws if it cannot);
- * `fetchStatus(url)` is `fetch` (a parameter for the tests of this module).
+ * `refreshApprovals()` re-reads the host's tokens, `recompile(reason)` and `audit(event)` are the
+ * worker's, `alarm` the name of the polling alarm; `fetchStatus(url)` is `fetch` (a parameter for
+ * the tests of this module).
  */
-export function createDesk({ importToken, fetchStatus = (url) => fetch(url, { credentials: 'include', cache: 'no-store' }) }) {
+export function createDesk({
+  importToken, refreshApprovals, recompile, audit, alarm,
+  fetchStatus = (url) => fetch(url, { credentials: 'include', cache: 'no-store' }),
+}) {
   const store = storedValue('local', KEY, () => [], Array.isArray);
 
   /**
@@ -53,8 +61,28 @@ export function createDesk({ importToken, fetchStatus = (url) => fetch(url, { cr
     return entry;
   }
 
-  /** Asks every pending request's status URL; returns how many tokens were imported. */
+  /**
+   * Asks the desk about the requests waiting there; an approval's token is imported and in force
+   * at once. The alarm runs while any request waits.
+   */
   async function poll() {
+    const imported = await askPending();
+    if (imported) {
+      await refreshApprovals();
+      await recompile('approved at the desk');
+      audit({ kind: 'approval_imported', source: 'desk', count: imported });
+    }
+    if (await waiting()) await alarms.set(alarm, { periodInMinutes: POLL_MINUTES });
+    else await alarms.clear(alarm);
+  }
+
+  /** At the worker's start: the alarm again if any request waits. */
+  async function resume() {
+    if (await waiting()) await alarms.set(alarm, { periodInMinutes: POLL_MINUTES });
+  }
+
+  /** Asks every pending request's status URL; returns how many tokens were imported. */
+  async function askPending() {
     const now = Date.now();
     const list = await store.read();
     let imported = 0;
@@ -115,5 +143,5 @@ export function createDesk({ importToken, fetchStatus = (url) => fetch(url, { cr
     return (await store.read()).some((e) => e.status === 'pending');
   }
 
-  return { remember, poll, latest, waiting };
+  return { remember, poll, resume, latest };
 }

@@ -9,14 +9,22 @@
 // storage) and replaces it; later fetches revalidate with the ETag held for this session only.
 
 import { storedValue } from './stored-list.js';
-import { storage } from './ext.js';
+import { alarms, safe, storage } from './ext.js';
 
 const LIST_KEY = 'gatehouse.revocationList';
 const ETAG_KEY = 'gatehouse.revocationListEtag';
 /** The largest list accepted (the engine caps it too). */
 const MAX_BYTES = 1 << 20;
 
-export function createRevocations({ fetchList = (url, headers) => fetch(url, { headers, credentials: 'include', cache: 'no-store' }) } = {}) {
+/**
+ * `state` is the worker's (`policy`, `revocationList`), `policyInfo()` the policy's settings,
+ * `recompile(reason)` the worker's, `alarm` the name of the list's alarm; `fetchList(url,
+ * headers)` is `fetch` (a parameter for the tests of this module).
+ */
+export function createRevocations({
+  state, policyInfo, recompile, alarm,
+  fetchList = (url, headers) => fetch(url, { headers, credentials: 'include', cache: 'no-store' }),
+}) {
   const kept = storedValue('local', LIST_KEY, () => null, (v) => v === null || (typeof v?.jws === 'string' && typeof v?.url === 'string'));
 
   /** Applies the kept list (if it is for `url`) to a freshly made engine; returns the count. */
@@ -34,7 +42,7 @@ export function createRevocations({ fetchList = (url, headers) => fetch(url, { h
    * Fetches the list from `url` and applies it to `engine`. Returns `{status, added, error}`:
    * `unchanged` (304), `applied`, or `rejected`/`unreachable` with the error (nothing changed).
    */
-  async function refresh(engine, url) {
+  async function fetchAndApply(engine, url) {
     const checkedMs = Date.now();
     const etag = (await storage.session(ETAG_KEY))[ETAG_KEY];
     let response;
@@ -59,5 +67,33 @@ export function createRevocations({ fetchList = (url, headers) => fetch(url, { h
     return { status: 'applied', url, checkedMs, added, error: null };
   }
 
-  return { applyKept, refresh };
+  /**
+   * A new engine starts from the policy's own revoked list: the desk's last good list goes back
+   * in at once (applyKept), and its alarm follows the policy's interval.
+   */
+  async function forPolicy() {
+    const feed = policyInfo()?.revocationList ?? null;
+    if (!feed) {
+      state.revocationList = null;
+      await alarms.clear(alarm);
+      return;
+    }
+    await applyKept(state.policy.engine, feed.url);
+    const existing = await safe('alarms.get', () => chrome.alarms.get(alarm), null);
+    if (existing?.periodInMinutes !== feed.minutes) await alarms.set(alarm, { periodInMinutes: feed.minutes });
+  }
+
+  /** Fetches the desk's revocation list; what it revokes is out of force at once. */
+  async function refresh() {
+    const feed = policyInfo()?.revocationList ?? null;
+    if (!feed) return;
+    const result = await fetchAndApply(state.policy.engine, feed.url);
+    state.revocationList = { ...result, minutes: feed.minutes };
+    if (result.status === 'rejected') console.warn('gatehouse: the revocation list was ignored:', result.error);
+    // A newly signed list can revoke, and its signing time is what keeps approvals honoured
+    // (approvals.revocationListMaxHours): either way the rules follow at once.
+    if (result.status === 'applied') await recompile('revocation list');
+  }
+
+  return { forPolicy, refresh };
 }
