@@ -49,8 +49,6 @@ const NETWORK_REFRESH_MINUTES = 0.5;
 const APPROVALS_REFRESH_MINUTES = 5;
 /** How often the rules in force are compared with the compiled ones (integrity.js). */
 const INTEGRITY_CHECK_MINUTES = 5;
-/** How soon to try the host again after it went away (alarms cannot fire sooner than 30 s). */
-const HOST_RETRY_MINUTES = 1;
 /** Set in storage.session once this browser session's first worker start is done. */
 const SESSION_STARTED_KEY = 'gatehouse.sessionStarted';
 // The stable, extension-id URL, never runtime.getURL: under `use_dynamic_url` that returns a
@@ -91,15 +89,13 @@ const state = {
   prediction: null,
 };
 
-const host = createHostClient({ onDisconnect: onHostLost });
+// `facts` is made below, after `recompile`; the port cannot end before the first request.
+const host = createHostClient({ onDisconnect: (error) => facts.lost(error) });
 const auditTrail = createAudit({
   send: (events) => host.request('audit', { events }),
   connected: () => state.host.status === 'connected',
 });
 const audit = auditTrail.record;
-const facts = createHostFacts({
-  state, host, probeHosts: () => policyInfo()?.probeHosts ?? [], flushAudit: () => auditTrail.flush(), onLost: onHostLost,
-});
 const catalogues = createCatalogue({ catalogue, loadBroadTier });
 const proceeds = createProceeds({ state });
 const siteData = createSiteData({ audit, catalogue: catalogues.curated });
@@ -111,11 +107,14 @@ const { engine, decide, recompile, checkRulesInForce, rulesStale, blockUrl } = c
   state, blockPage: BLOCK_PAGE, audit, auditLocation, siteData, loadProceeds: proceeds.load,
   schedule: (whenMs) => (whenMs == null ? alarms.clear(ALARM.recompile) : alarms.set(ALARM.recompile, { when: whenMs })),
 });
-const desk = createDesk({ importToken, refreshApprovals: facts.refreshApprovals, recompile, audit, alarm: ALARM.desk });
+const facts = createHostFacts({
+  state, host, probeHosts: () => policyInfo()?.probeHosts ?? [], flushAudit: () => auditTrail.flush(), recompile, whenReady, retryAlarm: ALARM.hostRetry,
+});
+const desk = createDesk({ importToken: facts.importToken, refreshApprovals: facts.refreshApprovals, recompile, audit, alarm: ALARM.desk });
 const revocations = createRevocations({ state, policyInfo, recompile, alarm: ALARM.revocations });
 const onMessage = createPageMessages({
-  state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost, refreshApprovals: () => facts.refreshApprovals(),
-  saveProceeds: proceeds.save, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm, desk, pollDesk: desk.poll, importToken,
+  state, engine, decide, policyInfo, serial, recompile, reloadPolicy, refreshFromHost: facts.refreshAll, refreshApprovals: () => facts.refreshApprovals(),
+  saveProceeds: proceeds.save, audit, auditTrail, auditLocation, ready: () => ready, wasm: () => wasm, desk, pollDesk: desk.poll, importToken: facts.importToken,
 });
 const observeNavigation = createNavigationWatch({
   // null before a policy is loaded: nothing to classify with.
@@ -147,9 +146,9 @@ chrome.webNavigation.onHistoryStateUpdated.addListener((d) => {
 chrome.runtime.onMessage.addListener(onMessage);
 // A network change is the moment scope may change: re-read the facts at once rather than at the
 // next alarm (these fire only while the worker runs; the 30-second alarm covers the rest).
-self.addEventListener('online', () => onNetworkEvent('network online'));
-self.addEventListener('offline', () => onNetworkEvent('network offline'));
-navigator.connection?.addEventListener?.('change', () => onNetworkEvent('connection changed'));
+self.addEventListener('online', () => facts.networkEvent('network online'));
+self.addEventListener('offline', () => facts.networkEvent('network offline'));
+navigator.connection?.addEventListener?.('change', () => facts.networkEvent('connection changed'));
 
 const ready = start();
 
@@ -186,7 +185,7 @@ async function start() {
   state.policy = await loadPolicy(Engine);
   await revocations.forPolicy();
   state.proceeds = await proceeds.load();
-  await refreshFromHost();
+  await facts.refreshAll();
   await recompile('start', { force: browserStart });
   await storage.setSession({ [SESSION_STARTED_KEY]: Date.now() });
   const periodic = [[ALARM.network, NETWORK_REFRESH_MINUTES], [ALARM.approvals, APPROVALS_REFRESH_MINUTES], [ALARM.integrity, INTEGRITY_CHECK_MINUTES]];
@@ -213,31 +212,17 @@ function whenReady(label, task) {
 }
 
 async function onAlarm(alarm) {
-  if (alarm.name === ALARM.network) return refreshPeriodic('network');
-  if (alarm.name === ALARM.approvals) return refreshPeriodic('approvals');
+  if (alarm.name === ALARM.network) return facts.refreshPeriodic('network');
+  if (alarm.name === ALARM.approvals) return facts.refreshPeriodic('approvals');
   if (alarm.name === ALARM.integrity) return checkRulesInForce();
   if (alarm.name === ALARM.recompile) return recompile('scheduled change');
   if (alarm.name === ALARM.hostRetry) {
-    if (await refreshFromHost()) await recompile('host available');
+    if (await facts.refreshAll()) await recompile('host available');
     return undefined;
   }
   if (alarm.name === ALARM.desk) return desk.poll();
   if (alarm.name === ALARM.revocations) return revocations.refresh();
   return undefined;
-}
-
-// ---- the approval desk -----------------------------------------------------------------------
-
-/** Stores a token through the host (which must be there to keep it); throws why it could not. */
-async function importToken(token) {
-  if (state.host.status !== 'connected' && !(await refreshFromHost())) {
-    throw new Error(`the Gatehouse host is not available (${state.host.error?.message ?? 'unknown'}), so the token cannot be stored`);
-  }
-  try {
-    return await host.request('import_approval', { token });
-  } catch (err) {
-    throw new Error(err?.message ?? String(err));
-  }
 }
 
 // ---- policy ----------------------------------------------------------------------------------
@@ -264,51 +249,6 @@ function policyInfo() {
   } catch (err) {
     console.error('gatehouse: policyInfo', err);
     return null;
-  }
-}
-
-// ---- the native host -------------------------------------------------------------------------
-
-/** The one place that handles the host going away: everything learnt from it is dropped. */
-function onHostLost(error) {
-  facts.forget(error);
-  alarms.set(ALARM.hostRetry, { delayInMinutes: HOST_RETRY_MINUTES });
-  whenReady('host lost', () => recompile('host unavailable'));
-}
-
-/** Asks the host for everything; returns whether it answered. Never throws. */
-async function refreshFromHost() {
-  const answered = await facts.refreshAll();
-  if (answered) await alarms.clear(ALARM.hostRetry);
-  return answered;
-}
-
-/** The network facts (every 30 s) or the approval tokens (every 5 minutes), again. */
-async function refreshPeriodic(what) {
-  if (state.host.status !== 'connected') {
-    if (await refreshFromHost()) await recompile('host available');
-    return;
-  }
-  if (what === 'network' && (await facts.refreshNetwork())) await recompile('network changed');
-  if (what === 'approvals' && (await facts.refreshApprovals())) await recompile('approvals changed');
-}
-
-/** How long a burst of network events (offline, connection change, online) has to settle. */
-const NETWORK_EVENT_SETTLE_MS = 1000;
-let networkEventTimer = null;
-/** A network change event: one re-read of the facts once the burst has settled (the last event
- * — typically "online", the one that matters — always gets its re-read). */
-function onNetworkEvent(reason) {
-  clearTimeout(networkEventTimer);
-  networkEventTimer = setTimeout(() => whenReady(reason, () => refreshNetworkNow(reason)), NETWORK_EVENT_SETTLE_MS);
-}
-
-async function refreshNetworkNow(reason) {
-  state.networkEvent = { reason, atMs: Date.now() };
-  if (state.host.status !== 'connected') {
-    if (await refreshFromHost()) await recompile('host available');
-  } else if (await facts.refreshNetwork()) {
-    await recompile(reason);
   }
 }
 
