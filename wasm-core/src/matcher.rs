@@ -61,6 +61,12 @@ impl<'a> PatternRef<'a> {
         self.host
     }
 
+    /// Host, exactness and path, as stored.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the wasm brief cache's key
+    pub(crate) fn parts(self) -> (&'a str, bool, Option<&'a str>) {
+        (self.host, self.exact, self.path)
+    }
+
     pub(crate) fn to_pattern(self) -> Pattern {
         Pattern::from_parts(self.host, self.exact, self.path)
     }
@@ -248,7 +254,7 @@ impl<T> Matcher<T> {
             // A pattern's host always has a dot (a bare `com` is refused as too broad), so a
             // suffix without one cannot match: stop before looking up the top-level label.
             // (Byte loops: host labels are short, and `str`'s searchers cost more to set up.)
-            let Some(dot) = suffix.bytes().position(|b| b == b'.') else { return None };
+            let dot = suffix.bytes().position(|b| b == b'.')?;
             let rest = &suffix[dot + 1..];
             if !rest.bytes().any(|b| b == b'.') {
                 return None;

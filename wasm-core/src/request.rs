@@ -140,9 +140,10 @@ pub(crate) struct WebTarget<'a> {
 }
 
 impl<'a> WebTarget<'a> {
-    /// A target borrowing `host` and `path` from the URL (the path copied only if it decodes).
-    fn borrowed(scheme: &'static str, host: &'a str, path: &'a str) -> Self {
-        Self { scheme, host: host.into(), path: normalise_path(path), port: None, via_proxy: None }
+    /// A target borrowing `host` and `path` from the URL; a path with escapes is decoded (a copy).
+    fn borrowed(scheme: &'static str, host: &'a str, path: &'a str, escaped: bool) -> Self {
+        let path = if escaped { normalise_path(path) } else { path.into() };
+        Self { scheme, host: host.into(), path, port: None, via_proxy: None }
     }
 
     /// A target owning its parts (from the parser's buffer, or made up by a proxy's reading).
@@ -292,13 +293,7 @@ fn canonical_web_target(url: &str) -> Option<WebTarget<'_>> {
     };
     let (host, tail) = plain_host(rest)?;
     let (path, escaped) = plain_path(tail)?;
-    Some(WebTarget {
-        scheme,
-        host: host.into(),
-        path: if escaped { normalise_path(path) } else { path.into() },
-        port: None,
-        via_proxy: None,
-    })
+    Some(WebTarget::borrowed(scheme, host, path, escaped))
 }
 
 /// The host at the start of `rest` (up to `/`, `?` or `#`, one trailing dot dropped) and what
