@@ -14,11 +14,13 @@
 // - One method. Both sides time whole passes over the workload: two warm-up passes, then nine
 //   measured passes with the engines interleaved, and report the median pass divided by the URL
 //   count.
-// - One question. Natively that is `Request::new` + `decide`; in wasm it is the call the service
-//   worker makes on every navigation: the context set once (`engine.setContext`), then
-//   `check(engine, url, 'main_frame', nowMs)` (extension/js/check.js: the URL encoded into the
-//   engine's input buffer, a number back) — null when uncategorised, else the brief verdict —
-//   so the wasm figure also carries the JS↔wasm boundary. More wasm figures: that call on
+// - One question. In wasm it is the call the service worker makes on every navigation: the
+//   context set once (`engine.setContext`), then `check(engine, url, 'main_frame', nowMs)`
+//   (extension/js/check.js: the URL encoded into the engine's input buffer, a number back) —
+//   null when uncategorised, else the brief verdict — so the wasm figure also carries the
+//   JS↔wasm boundary. Natively the same question is `Request::new` + `Engine::brief` (the goal's
+//   ratio); `Request::new` + `decide`, which also words the verdict, is shown beside it (the
+//   ratio before there was a brief). More wasm figures: that call on
 //   `about:blank`, almost nothing but the boundary; `engine.check(url, type, nowMs)`, the same
 //   with wasm-bindgen's string passing; and the older calling convention
 //   `engine.decide(url, type, context)` (context converted and a full verdict built per call).
@@ -145,13 +147,17 @@ console.log(`\nGatehouse benchmark — ${urls.length} URLs (${native.catalogueUr
 console.log(reuseNative ? 'NOTE: native numbers reused from an earlier run (--reuse-native)\n' : 'native and wasm measured in this run\n');
 row('per URL, median of 9 passes (ns/URL)', 'default', '+100k hosts');
 row('native gatehouse: Request::new + decide', f1(native.gatehouseDecideNsPerUrl), f1(native.gatehouseDecideBigNsPerUrl));
+row('native gatehouse: Request::new + brief', f1(native.gatehouseBriefNsPerUrl), f1(native.gatehouseBriefBigNsPerUrl));
 row('native adblock-rust: Request::new + check', f1(native.adblockCheckNsPerUrl), f1(native.adblockCheckBigNsPerUrl));
 row('wasm gatehouse: check.js (the worker\'s call)', f1(wasmDefault), f1(wasmBig));
 row('wasm check.js on "about:blank" (boundary)', f1(boundary), '');
 row('wasm engine.check(url, type, now) (string)', f1(stringDefault), f1(stringBig));
 row('wasm engine.decide(url, type, context) (older)', f1(oldDefault), f1(oldBig));
 row('adblock / native gatehouse (goal >= 2x)', ratio(native.adblockCheckNsPerUrl, native.gatehouseDecideNsPerUrl), ratio(native.adblockCheckBigNsPerUrl, native.gatehouseDecideBigNsPerUrl));
-row('wasm / native gatehouse (goal <= 2x)', ratio(wasmDefault, native.gatehouseDecideNsPerUrl), ratio(wasmBig, native.gatehouseDecideBigNsPerUrl));
+// The same question on both sides: check.js asks the engine for its brief verdict (`Engine::brief`
+// natively); against the full verdict (`decide`, names and sentence built) for comparison.
+row('wasm check.js / native brief (goal <= 2x)', ratio(wasmDefault, native.gatehouseBriefNsPerUrl), ratio(wasmBig, native.gatehouseBriefBigNsPerUrl));
+row('wasm check.js / native decide', ratio(wasmDefault, native.gatehouseDecideNsPerUrl), ratio(wasmBig, native.gatehouseDecideBigNsPerUrl));
 row('URLs blocked: native / wasm / adblock', '', '');
 row('', `${native.gatehouseBlocked}/${decideRun.blocked[0]}/${native.adblockBlocked}`, `${native.gatehouseBlockedBig}/${decideRun.blocked[1]}/${native.adblockBlockedBig}`);
 console.log('');

@@ -19,7 +19,9 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use gatehouse_core::{compile_rules, decide, Policy, Request, ResourceType};
+use gatehouse_core::{
+    compile_rules, decide, Action, Engine, Parsed, Policy, Request, ResourceType,
+};
 
 const WARM_UP_ROUNDS: usize = 2;
 const ROUNDS: usize = 9;
@@ -89,16 +91,36 @@ fn main() -> std::io::Result<()> {
         }
         black_box(blocked);
     };
+    // The service worker's question (`check`): the engine's brief verdict, the context set once.
+    let engine = |policy: &Policy| {
+        let mut engine =
+            Engine::from_parsed(Parsed { policy: policy.clone(), warnings: Vec::new() });
+        engine.set_context(ctx.clone());
+        engine
+    };
+    let (default_engine, big_engine) = (engine(&default_policy), engine(&big_policy));
+    let brief = |engine: &Engine| {
+        let mut stopped = 0usize;
+        for url in urls {
+            if let Ok(request) = Request::new(url, ResourceType::MainFrame) {
+                let action = engine.brief(&request, ctx.now_ms).action;
+                stopped += usize::from(matches!(action, Action::Block | Action::Warn));
+            }
+        }
+        black_box(stopped);
+    };
     let adblock = |engine: &adblock::Engine| {
         black_box(urls.iter().filter(|u| common::adblock_blocks(engine, u)).count());
     };
-    let mut samples: [Vec<f64>; 4] = Default::default();
+    let mut samples: [Vec<f64>; 6] = Default::default();
     for round in 0..WARM_UP_ROUNDS + ROUNDS {
-        let runs: [&dyn Fn(); 4] = [
+        let runs: [&dyn Fn(); 6] = [
             &|| gatehouse(&default_policy),
             &|| gatehouse(&big_policy),
             &|| adblock(&adblock_catalogue),
             &|| adblock(&adblock_big),
+            &|| brief(&default_engine),
+            &|| brief(&big_engine),
         ];
         for (run, sample) in runs.iter().zip(&mut samples) {
             let ns = time_ns(1, run);
@@ -107,7 +129,7 @@ fn main() -> std::io::Result<()> {
             }
         }
     }
-    let [g_default, g_big, a_catalogue, a_big] = samples.map(median);
+    let [g_default, g_big, a_catalogue, a_big, b_default, b_big] = samples.map(median);
 
     let from_json_ms = time_ns(COMPILE_ROUNDS, || {
         black_box(Policy::from_json(&big_json).map(|p| p.warnings.len()).ok());
@@ -130,6 +152,8 @@ fn main() -> std::io::Result<()> {
     println!("{:<46} {:>10}", "per URL (parse + decide/check), median of 9", "ns/URL");
     println!("{:<46} {:>10.1}", "gatehouse decide, default policy", g_default);
     println!("{:<46} {:>10.1}", "gatehouse decide, default + 100k hosts", g_big);
+    println!("{:<46} {:>10.1}", "gatehouse brief (the worker's question), default", b_default);
+    println!("{:<46} {:>10.1}", "gatehouse brief, default + 100k hosts", b_big);
     println!("{:<46} {:>10.1}", "adblock check, catalogue rules", a_catalogue);
     println!("{:<46} {:>10.1}", "adblock check, catalogue + 100k rules", a_big);
     println!(
@@ -151,6 +175,8 @@ fn main() -> std::io::Result<()> {
         "domainsSource": domains.source.display().to_string(),
         "gatehouseDecideNsPerUrl": g_default,
         "gatehouseDecideBigNsPerUrl": g_big,
+        "gatehouseBriefNsPerUrl": b_default,
+        "gatehouseBriefBigNsPerUrl": b_big,
         "adblockCheckNsPerUrl": a_catalogue,
         "adblockCheckBigNsPerUrl": a_big,
         "gatehouseBlocked": agree_catalogue.0,

@@ -2,12 +2,13 @@
 //! fails — every input has a verdict.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use serde::Serialize;
 
 use crate::catalogue::Names;
-use crate::context::Context;
-use crate::policy::{Mode, Policy};
+use crate::context::{Approval, Context};
+use crate::policy::{AllowEntry, Hit, Mode, Policy};
 use crate::request::Request;
 
 /// What the browser should do.
@@ -138,19 +139,121 @@ impl Verdict {
     }
 }
 
-/// Decides one request.
-pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict {
-    decide_at(policy, context, context.now_ms, request)
+/// A decision before it is put into words, borrowed from the policy and the context: everything
+/// a [`Verdict`] says but the display names and the sentence. Deciding this far allocates
+/// nothing, so it is what the worker's hot path asks for ([`crate::Engine::brief`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Brief<'p> {
+    /// What to do.
+    pub action: Action,
+    /// Why.
+    pub reason: Reason,
+    /// Whether the policy applies to this machine now.
+    pub in_scope: bool,
+    hit: Option<Hit<'p>>,
+    approval: Option<&'p Approval>,
+    allowlisted: Option<AllowEntry<'p>>,
 }
 
-/// [`decide`] at `now_ms` rather than `context.now_ms` (an engine's context is set once per
-/// change; the time moves on).
-pub(crate) fn decide_at(
-    policy: &Policy,
-    context: &Context,
+impl<'p> Brief<'p> {
+    /// The category, if the request is categorised.
+    pub fn category(&self) -> Option<&'p str> {
+        self.hit.map(|hit| hit.category)
+    }
+
+    /// The service's id, if categorised.
+    pub fn service_id(&self) -> Option<&'p str> {
+        self.hit.map(|hit| hit.service_id)
+    }
+
+    /// The pattern that matched, printable (`mail.google.com`, `=126.com`).
+    pub fn matched_rule(&self) -> Option<impl std::fmt::Display + Copy + PartialEq + 'p> {
+        self.hit.map(|hit| hit.pattern)
+    }
+
+    /// The matched pattern's host, exactness and path, borrowed from the policy.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // the wasm brief cache's key
+    pub(crate) fn pattern_parts(&self) -> Option<(&'p str, bool, Option<&'p str>)> {
+        self.hit.map(|hit| hit.pattern.parts())
+    }
+
+    /// The approval that applied: its id and end (ms).
+    pub fn approval(&self) -> Option<(&'p str, i64)> {
+        self.approval.map(|a| (a.id.as_str(), a.expires_ms))
+    }
+
+    /// The verdict in words: display names and the sentence for people. `scope` gives the
+    /// explanation of the scope this brief was judged in (asked for only when out of scope).
+    pub(crate) fn verdict(&self, policy: &Policy, scope: impl FnOnce() -> String) -> Verdict {
+        let base = |explanation: Cow<'static, str>| Verdict {
+            action: self.action,
+            reason: self.reason,
+            category: None,
+            category_name: None,
+            service: None,
+            matched_rule: None,
+            approval: None,
+            in_scope: self.in_scope,
+            explanation,
+        };
+        let Some(hit) = self.hit else {
+            return base(match self.reason {
+                Reason::NotWeb => "Not a web address; Gatehouse does not apply.".into(),
+                _ => "Not personal webmail, cloud storage or web messaging.".into(),
+            });
+        };
+        let category = policy.category(hit.category);
+        let service = hit.service_info();
+        let (service_name, category_name) = (&service.name.en, &category.name.en);
+        let explanation = match self.reason {
+            Reason::OutOfScope => scope(),
+            Reason::Allowlisted => format!(
+                "{service_name} is sanctioned by the department (allowlist entry {}).",
+                self.allowlisted.map(|e| e.to_string()).unwrap_or_default()
+            ),
+            Reason::Approved => match self.approval {
+                Some(a) => format!("{service_name} is allowed by approval {} for {}.", a.id, a.subject),
+                None => format!("{service_name} is allowed by an approval."),
+            },
+            Reason::CategoryOff => format!("{category_name} is not restricted by the policy."),
+            Reason::Monitored => format!("{service_name} ({category_name}) is allowed and recorded."),
+            Reason::Warned => format!("{service_name} ({category_name}) needs approval from department management; you may continue with a reason, which is recorded."),
+            Reason::AdaptationPeriod => format!("{service_name} ({category_name}) will need approval from department management when the adaptation period ends."),
+            Reason::Proceeded => format!("{service_name} ({category_name}) is open: you continued past the warning with a reason, which was recorded."),
+            _ => format!("{service_name} ({category_name}) needs approval from department management on computers connected to the internal network."),
+        };
+        Verdict {
+            category: Some(hit.category.to_owned()),
+            category_name: Some(category.name.clone()),
+            service: Some(ServiceRef { id: service.id.clone(), name: service.name.clone() }),
+            matched_rule: Some(hit.pattern.to_string()),
+            approval: self
+                .approval
+                .map(|a| ApprovalRef { id: a.id.clone(), expires_ms: a.expires_ms }),
+            ..base(explanation.into())
+        }
+    }
+}
+
+/// Decides one request.
+pub fn decide(policy: &Policy, context: &Context, request: &Request) -> Verdict {
+    // The scope only matters for a categorised request: evaluated then, once.
+    let scope = OnceCell::new();
+    let scope = || scope.get_or_init(|| policy.scope.evaluate(context));
+    let brief = judge(policy, context, || scope().in_scope, context.now_ms, request);
+    brief.verdict(policy, || scope().explanation.clone())
+}
+
+/// The [`Brief`] for one request at `now_ms` in `context`. `in_scope` says whether the policy
+/// applies in `context` (an engine evaluates that once per context; the time moves on); it is
+/// asked only for a categorised request.
+pub(crate) fn judge<'p>(
+    policy: &'p Policy,
+    context: &'p Context,
+    in_scope: impl FnOnce() -> bool,
     now_ms: i64,
     request: &Request,
-) -> Verdict {
+) -> Brief<'p> {
     // Evaluation order (docs/architecture.md, "The decision, in order"):
     // 1. not a web URL, or not categorised → allow;
     // 2. policy scope says this machine is not on the internal network → allow (`out_of_scope`);
@@ -161,126 +264,62 @@ pub(crate) fn decide_at(
     //    `block` softened to `warn` before the adaptation date;
     // 6. a warning the user continued past for this very service (`Context::proceeds`) → allow
     //    (`proceeded`). Only a warning: a continue never opens a blocked service.
-    let base = |action, reason, explanation: Cow<'static, str>| Verdict {
+    let brief = |action, reason, hit| Brief {
         action,
         reason,
-        category: None,
-        category_name: None,
-        service: None,
-        matched_rule: None,
-        approval: None,
         in_scope: true,
-        explanation,
+        hit,
+        approval: None,
+        allowlisted: None,
     };
     if !request.is_web() {
-        return base(
-            Action::Allow,
-            Reason::NotWeb,
-            "Not a web address; Gatehouse does not apply.".into(),
-        );
+        return brief(Action::Allow, Reason::NotWeb, None);
     }
     // A translate frontend may carry several sites (`Request::alternatives`): the first that is
     // categorised decides, as any of the compiled rules' `?u=` spellings would match.
     let carried;
-    let (request, hit) = match policy.classify(request) {
-        Some(hit) => (request, Some(hit)),
-        None => match request.alternatives().find_map(|r| policy.classify(&r).map(|h| (r, h))) {
+    let (request, hit) = match policy.hit(request) {
+        Some(hit) => (request, hit),
+        None => match request.alternatives().find_map(|r| policy.hit(&r).map(|h| (r, h))) {
             Some((r, hit)) => {
                 carried = r;
-                (&carried, Some(hit))
+                (&carried, hit)
             }
-            None => (request, None),
+            None => return brief(Action::Allow, Reason::Uncategorised, None),
         },
     };
-    let Some(hit) = hit else {
-        return base(
-            Action::Allow,
-            Reason::Uncategorised,
-            "Not personal webmail, cloud storage or web messaging.".into(),
-        );
-    };
-    let category = policy.category(&hit.service.category);
-    let categorised = |action, reason, explanation: Cow<'static, str>| Verdict {
-        category: Some(hit.service.category.clone()),
-        category_name: Some(category.name.clone()),
-        service: Some(ServiceRef { id: hit.service.id.clone(), name: hit.service.name.clone() }),
-        matched_rule: Some(hit.matched_rule.clone()),
-        ..base(action, reason, explanation)
-    };
-    let service_name = &hit.service.name.en;
-    let category_name = &category.name.en;
-
-    let scope = policy.scope.evaluate(context);
-    if !scope.in_scope {
-        return Verdict {
-            in_scope: false,
-            ..categorised(Action::Allow, Reason::OutOfScope, scope.explanation.into())
-        };
+    let categorised = |action, reason| brief(action, reason, Some(hit));
+    if !in_scope() {
+        return Brief { in_scope: false, ..categorised(Action::Allow, Reason::OutOfScope) };
     }
-    if let Some(entry) = policy.is_allowlisted(request, &hit.service.id) {
-        return categorised(
-            Action::Allow,
-            Reason::Allowlisted,
-            format!("{service_name} is sanctioned by the department (allowlist entry {entry}).")
-                .into(),
-        );
+    if let Some(entry) = policy.is_allowlisted(request, hit.service_id) {
+        return Brief {
+            allowlisted: Some(entry),
+            ..categorised(Action::Allow, Reason::Allowlisted)
+        };
     }
     let approval = context
         .approvals
         .iter()
-        .filter(|a| {
-            a.covers(&hit.service.id, &hit.service.category) && policy.trust.in_force(a, now_ms)
-        })
+        .filter(|a| a.covers(hit.service_id, hit.category) && policy.trust.in_force(a, now_ms))
         .max_by_key(|a| a.expires_ms);
     if let Some(a) = approval {
-        return Verdict {
-            approval: Some(ApprovalRef { id: a.id.clone(), expires_ms: a.expires_ms }),
-            ..categorised(
-                Action::Allow,
-                Reason::Approved,
-                format!("{service_name} is allowed by approval {} for {}.", a.id, a.subject).into(),
-            )
-        };
+        return Brief { approval: Some(a), ..categorised(Action::Allow, Reason::Approved) };
     }
-    let verdict = match category.mode {
-        Mode::Off => categorised(Action::Allow, Reason::CategoryOff, format!("{category_name} is not restricted by the policy.").into()),
-        Mode::Monitor => categorised(
-            Action::Monitor,
-            Reason::Monitored,
-            format!("{service_name} ({category_name}) is allowed and recorded.").into(),
-        ),
-        Mode::Warn => categorised(
-            Action::Warn,
-            Reason::Warned,
-            format!("{service_name} ({category_name}) needs approval from department management; you may continue with a reason, which is recorded.").into(),
-        ),
-        Mode::Block => {
-            let adaptation = category.adaptation_end_ms;
-            if adaptation.is_some_and(|end| now_ms < end) {
-                categorised(
-                    Action::Warn,
-                    Reason::AdaptationPeriod,
-                    format!("{service_name} ({category_name}) will need approval from department management when the adaptation period ends.").into(),
-                )
-            } else {
-                categorised(
-                    Action::Block,
-                    Reason::Blocked,
-                    format!("{service_name} ({category_name}) needs approval from department management on computers connected to the internal network.").into(),
-                )
-            }
+    let category = policy.category(hit.category);
+    let (action, reason) = match category.mode {
+        Mode::Off => (Action::Allow, Reason::CategoryOff),
+        Mode::Monitor => (Action::Monitor, Reason::Monitored),
+        Mode::Warn => (Action::Warn, Reason::Warned),
+        Mode::Block if category.adaptation_end_ms.is_some_and(|end| now_ms < end) => {
+            (Action::Warn, Reason::AdaptationPeriod)
         }
+        Mode::Block => (Action::Block, Reason::Blocked),
     };
-    if verdict.action == Action::Warn
-        && context.proceeds.iter().any(|p| p.covers(&hit.service.id, now_ms))
-    {
-        return categorised(
-            Action::Allow,
-            Reason::Proceeded,
-            format!("{service_name} ({category_name}) is open: you continued past the warning with a reason, which was recorded.").into(),
-        );
+    if action == Action::Warn && context.proceeds.iter().any(|p| p.covers(hit.service_id, now_ms)) {
+        return categorised(Action::Allow, Reason::Proceeded);
     }
-    verdict
+    categorised(action, reason)
 }
 
 #[cfg(test)]

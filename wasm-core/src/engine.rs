@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalogue::Names;
 use crate::context::Approval;
 use crate::context::{Context, Identity, Proceed};
-use crate::decide::{decide_at, Action, Reason, Verdict};
+use crate::decide::{judge, Action, Brief, Reason, Verdict};
 use crate::parse::Warning;
 use crate::policy::{Mode, Parsed, Policy, PolicyError, RequestRouting, RevocationFeed};
 use crate::request::Request;
@@ -153,6 +153,8 @@ pub struct Engine {
     policy: Policy,
     warnings: Vec<Warning>,
     context: Context,
+    /// The policy's scope in `context`, evaluated once per context (it does not change with time).
+    scope: ScopeDecision,
 }
 
 impl Engine {
@@ -164,7 +166,9 @@ impl Engine {
 
     /// An engine for an already parsed policy.
     pub fn from_parsed(parsed: Parsed) -> Self {
-        Self { policy: parsed.policy, warnings: parsed.warnings, context: Context::default() }
+        let context = Context::default();
+        let scope = parsed.policy.scope.evaluate(&context);
+        Self { policy: parsed.policy, warnings: parsed.warnings, context, scope }
     }
 
     /// The embedded default policy (every category blocked).
@@ -189,12 +193,19 @@ impl Engine {
 
     /// Sets the context (once per change of identity, network, approvals or proceeds).
     pub fn set_context(&mut self, context: Context) {
+        self.scope = self.policy.scope.evaluate(&context);
         self.context = context;
     }
 
     /// The verdict for `request` in the engine's context at `now_ms`.
     pub fn decide(&self, request: &Request, now_ms: i64) -> Verdict {
-        decide_at(&self.policy, &self.context, now_ms, request)
+        self.brief(request, now_ms).verdict(&self.policy, || self.scope.explanation.clone())
+    }
+
+    /// The verdict without names or sentence, borrowed from the engine: what the service
+    /// worker asks on every navigation (`check`), deciding without allocating.
+    pub fn brief(&self, request: &Request, now_ms: i64) -> Brief<'_> {
+        judge(&self.policy, &self.context, || self.scope.in_scope, now_ms, request)
     }
 
     /// The rules for the engine's context at `now_ms`.
@@ -205,7 +216,7 @@ impl Engine {
 
     /// Whether this machine is in the policy's scope, given the engine's context.
     pub fn scope(&self) -> ScopeDecision {
-        self.policy.scope.evaluate(&self.context)
+        self.scope.clone()
     }
 
     /// Adds the approval ids of a signed revocation list (the approval desk's, signed by an
@@ -510,6 +521,93 @@ mod tests {
         assert_eq!(engine.decide(&chat, NOW + 300_000).reason, Reason::Warned);
         let page = engine.explain(&chat, NOW, &[]);
         assert_eq!((page.verdict.action, page.warn_proceed_minutes), (Action::Allow, 5));
+    }
+
+    /// The worker's brief verdict (`check`) and the worded one say the same, at every step of
+    /// the evaluation order — the wasm surface's brief cache is keyed on the brief alone.
+    #[test]
+    fn brief_says_what_the_verdict_says() {
+        let policy = json!({
+            "approvals": {"keys": [jwk("dept-1", &signing_key(1))]},
+            "categories": {"instant_messaging": {"mode": "warn"}, "cloud_storage": {"mode": "monitor"}},
+            "allowlist": ["=126.com", "service:proton_mail"],
+            "scope": {"joinedDomains": ["corp.example"]},
+        });
+        let mut engine = Engine::new(&policy.to_string()).unwrap();
+        let token = sign(&json!({"alg": "EdDSA", "kid": "dept-1"}), &claims(), &signing_key(1));
+        let input = TokenInput { token, source: "user".into(), file: None };
+        let approval = engine.verify_tokens(vec![input], Some(&alice()), NOW).remove(0).approval;
+        let joined = Identity { joined: true, domain: Some("corp.example".into()), ..alice() };
+        let urls = [
+            "chrome://settings/",
+            "https://example.org/",
+            "https://mail.google.com/mail/u/0/", // approved
+            "https://outlook.live.com/mail/",    // blocked
+            "https://126.com/",                  // allowlisted by pattern
+            "https://mail.proton.me/u/0/",       // allowlisted by service
+            "https://web.whatsapp.com/",         // warned, then continued
+            "https://www.dropbox.com/home",      // monitored
+            "https://www.yopmail.com/en/",       // broad tier
+            "https://translate.google.com/translate?u=https://web.telegram.org/", // carried
+        ];
+        let contexts = [
+            Context {
+                identity: Some(joined.clone()),
+                approvals: approval.into_iter().collect(),
+                ..Context::default()
+            },
+            Context {
+                identity: Some(joined),
+                proceeds: vec![engine.proceed(&req("https://web.whatsapp.com/"), NOW).unwrap()],
+                ..Context::default()
+            },
+            Context { identity: Some(Identity { joined: false, ..alice() }), ..Context::default() },
+        ];
+        let mut reasons = std::collections::BTreeSet::new();
+        for context in contexts {
+            engine.set_context(context);
+            for url in urls {
+                let request = req(url);
+                let (brief, verdict) = (engine.brief(&request, NOW), engine.decide(&request, NOW));
+                let rule = brief.matched_rule().map(|p| p.to_string());
+                assert_eq!(
+                    (
+                        brief.action,
+                        brief.reason,
+                        brief.in_scope,
+                        brief.category(),
+                        brief.service_id()
+                    ),
+                    (
+                        verdict.action,
+                        verdict.reason,
+                        verdict.in_scope,
+                        verdict.category.as_deref(),
+                        verdict.service.as_ref().map(|s| s.id.as_str())
+                    ),
+                    "{url}"
+                );
+                assert_eq!(rule, verdict.matched_rule, "{url}");
+                assert_eq!(
+                    brief.approval(),
+                    verdict.approval.as_ref().map(|a| (a.id.as_str(), a.expires_ms)),
+                    "{url}"
+                );
+                reasons.insert(verdict.reason.code());
+            }
+        }
+        let every = [
+            "allowlisted",
+            "approved",
+            "blocked",
+            "monitored",
+            "not_web",
+            "out_of_scope",
+            "proceeded",
+            "uncategorised",
+            "warned",
+        ];
+        assert_eq!(reasons.into_iter().collect::<Vec<_>>(), every);
     }
 
     /// The token logic that used to live (untested natively) in `wasm.rs`.

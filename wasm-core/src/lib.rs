@@ -37,7 +37,7 @@ pub use broad::{
 };
 pub use catalogue::{services as catalogue, Names, Service};
 pub use context::{Approval, Context, Identity, NetworkFacts, Proceed, ResolvedHost};
-pub use decide::{decide, Action, Reason, Verdict};
+pub use decide::{decide, Action, Brief, Reason, Verdict};
 pub use engine::{
     Defaults, Engine, Explanation, NotWarned, PolicyInfo, TokenInput, TokenResult, DEFAULTS,
 };

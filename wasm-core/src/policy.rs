@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::catalogue::{self, Names};
 use crate::context::{Approval, Identity};
-use crate::matcher::Matcher;
+use crate::matcher::{Matcher, PatternRef};
 use crate::parse::{kind, Parser, Warning};
 use crate::pattern::{path_within, Pattern};
 use crate::request::Request;
@@ -182,6 +182,58 @@ pub struct Classification<'p> {
     pub rule_source: RuleSource,
 }
 
+/// What the classifier found, borrowed from the policy: the form `decide` works on, which
+/// allocates nothing ([`Classification`] is the owned one callers read).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hit<'p> {
+    /// The service's id (a broad-tier host's is the host).
+    pub(crate) service_id: &'p str,
+    pub(crate) category: &'p str,
+    /// The curated or policy service; `None` for a broad-tier host.
+    pub(crate) service: Option<&'p ServiceInfo>,
+    pub(crate) pattern: PatternRef<'p>,
+    pub(crate) rule_source: RuleSource,
+}
+
+impl<'p> Hit<'p> {
+    /// The service (built on the spot for a broad-tier host: id and name are the host).
+    pub(crate) fn service_info(&self) -> Cow<'p, ServiceInfo> {
+        match self.service {
+            Some(service) => Cow::Borrowed(service),
+            None => Cow::Owned(ServiceInfo {
+                id: self.service_id.to_owned(),
+                category: self.category.to_owned(),
+                name: Names::same(self.service_id),
+                tenant: None,
+            }),
+        }
+    }
+
+    fn classification(&self) -> Classification<'p> {
+        Classification {
+            service: self.service_info(),
+            matched_rule: self.pattern.to_string(),
+            rule_source: self.rule_source,
+        }
+    }
+}
+
+/// The allowlist entry that sanctions a request: a service id or a pattern.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AllowEntry<'p> {
+    Service(&'p str),
+    Pattern(PatternRef<'p>),
+}
+
+impl std::fmt::Display for AllowEntry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Service(id) => write!(f, "service:{id}"),
+            Self::Pattern(pattern) => pattern.fmt(f),
+        }
+    }
+}
+
 /// Whether a rule is built in or the administrator's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -254,14 +306,21 @@ impl Policy {
 
     /// The service and rule a request falls under, if any.
     pub fn classify(&self, request: &Request) -> Option<Classification<'_>> {
+        self.hit(request).map(|hit| hit.classification())
+    }
+
+    /// [`Policy::classify`], borrowed.
+    pub(crate) fn hit(&self, request: &Request) -> Option<Hit<'_>> {
         let target = request.target()?;
         let (pattern, &(index, rule_source)) =
             self.classifier.find(target.host(), target.path())?;
         if rule_source != RuleSource::Broad {
-            let service = Cow::Borrowed(self.services.get(index)?);
-            return Some(Classification {
-                service,
-                matched_rule: pattern.to_string(),
+            let service = self.services.get(index)?;
+            return Some(Hit {
+                service_id: &service.id,
+                category: &service.category,
+                service: Some(service),
+                pattern,
                 rule_source,
             });
         }
@@ -271,17 +330,12 @@ impl Policy {
         if target.via_proxy.is_some() {
             return None;
         }
-        let (host, category) = (pattern.host(), BUILTIN_CATEGORIES.get(index)?.0);
-        let service = ServiceInfo {
-            id: host.to_owned(),
-            category: category.to_owned(),
-            name: Names::same(host),
-            tenant: None,
-        };
-        Some(Classification {
-            service: Cow::Owned(service),
-            matched_rule: host.to_owned(),
-            rule_source: RuleSource::Broad,
+        Some(Hit {
+            service_id: pattern.host(),
+            category: BUILTIN_CATEGORIES.get(index)?.0,
+            service: None,
+            pattern,
+            rule_source,
         })
     }
 
@@ -292,12 +346,16 @@ impl Policy {
     }
 
     /// Whether the allowlist covers this request (by pattern or by service id).
-    pub(crate) fn is_allowlisted(&self, request: &Request, service_id: &str) -> Option<String> {
+    pub(crate) fn is_allowlisted<'a>(
+        &'a self,
+        request: &Request,
+        service_id: &'a str,
+    ) -> Option<AllowEntry<'a>> {
         if self.allowed_services.contains(service_id) {
-            return Some(format!("service:{service_id}"));
+            return Some(AllowEntry::Service(service_id));
         }
         let target = request.target()?;
-        self.allowlist.find(target.host(), target.path()).map(|(p, ())| p.to_string())
+        self.allowlist.find(target.host(), target.path()).map(|(p, ())| AllowEntry::Pattern(p))
     }
 
     /// The policy for a category; unknown categories are blocked (fail closed).

@@ -53,9 +53,28 @@ struct Briefs {
     values: Vec<JsValue>,
 }
 
-/// Everything a brief verdict says.
-type BriefKey =
-    (u8, u8, Option<String>, Option<String>, Option<String>, Option<(String, i64)>, bool);
+/// Everything a brief verdict says, by identity: its strings all borrow from the engine's policy
+/// and context, which stay where they are while the briefs live (they are emptied whenever
+/// either changes), so their addresses and lengths name them — a look-up hashes a few integers
+/// and copies no text.
+type BriefKey = (u8, u8, bool, bool, [(usize, usize); 5], i64);
+
+fn brief_key(brief: &crate::Brief<'_>) -> BriefKey {
+    let at = |s: Option<&str>| s.map_or((0, 0), |s| (s.as_ptr() as usize, s.len()));
+    let (host, exact, path) = match brief.pattern_parts() {
+        Some((host, exact, path)) => (Some(host), exact, path),
+        None => (None, false, None),
+    };
+    let (approval, expires_ms) = brief.approval().unzip();
+    (
+        brief.action as u8,
+        brief.reason as u8,
+        brief.in_scope,
+        exact,
+        [at(brief.category()), at(brief.service_id()), at(host), at(path), at(approval)],
+        expires_ms.unwrap_or(0),
+    )
+}
 /// Distinct brief verdicts kept at most (a policy has about one per pattern and reason).
 const MAX_BRIEFS: usize = 4096;
 /// `checkInput`'s buffer: longer URLs (rare) take `check` with a string.
@@ -264,40 +283,30 @@ impl Engine {
 
     /// The code of `request`'s brief verdict, built (and frozen) the first time it is seen.
     fn brief_code(&self, request: &Request, now_ms: f64) -> Result<u32, JsError> {
-        let verdict = self.inner.decide(request, now_ms as i64);
-        if verdict.category.is_none() && verdict.action == crate::Action::Allow {
+        let brief = self.inner.brief(request, now_ms as i64);
+        if brief.category().is_none() && brief.action == crate::Action::Allow {
             return Ok(NOT_APPLICABLE);
         }
-        let key: BriefKey = (
-            verdict.action as u8,
-            verdict.reason as u8,
-            verdict.category,
-            verdict.service.map(|s| s.id),
-            verdict.matched_rule,
-            verdict.approval.map(|a| (a.id, a.expires_ms)),
-            verdict.in_scope,
-        );
+        let key = brief_key(&brief);
         if let Some(&code) = self.briefs.borrow().codes.get(&key) {
             return Ok(code);
         }
-        let (_, _, category, service, matched_rule, approval, in_scope) = &key;
-        let brief = to_js(&Brief {
-            action: verdict.action,
-            reason: verdict.reason,
-            category: category.as_deref(),
-            service: service.as_deref().map(|id| BriefService { id }),
+        let matched_rule = brief.matched_rule().map(|p| p.to_string());
+        let value = to_js(&Brief {
+            action: brief.action,
+            reason: brief.reason,
+            category: brief.category(),
+            service: brief.service_id().map(|id| BriefService { id }),
             matched_rule: matched_rule.as_deref(),
-            approval: approval
-                .as_ref()
-                .map(|(id, expires_ms)| BriefApproval { id, expires_ms: *expires_ms }),
-            in_scope: *in_scope,
+            approval: brief.approval().map(|(id, expires_ms)| BriefApproval { id, expires_ms }),
+            in_scope: brief.in_scope,
         })?;
-        js_sys::Object::freeze(brief.unchecked_ref::<js_sys::Object>());
+        js_sys::Object::freeze(value.unchecked_ref::<js_sys::Object>());
         let mut briefs = self.briefs.borrow_mut();
         if briefs.values.len() >= MAX_BRIEFS {
             *briefs = Briefs::default();
         }
-        briefs.values.push(brief);
+        briefs.values.push(value);
         let code = briefs.values.len() as u32;
         briefs.codes.insert(key, code);
         Ok(code)
