@@ -202,7 +202,8 @@ async function start() {
 let queue = Promise.resolve();
 /** Runs `task` after every task queued before it; resolves or rejects with its result. */
 function serial(label, task) {
-  const result = queue.then(task);
+  // `() => task()`: the task gets no argument (not the previous task's result).
+  const result = queue.then(() => task());
   queue = result.catch((err) => console.error(`gatehouse: ${label} failed:`, err));
   return result;
 }
