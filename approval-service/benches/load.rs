@@ -1,7 +1,7 @@
 //! Load benchmark (not a timed test): the desk on loopback, simulated desktops polling the
 //! revocation list (answered 304) and their requests' status, plus a stream of new requests.
 //! Bounded: a few seconds per phase, 32 connections. Reports requests/s, p50 and p99 and the
-//! error count, on SQLite and on a throwaway PostgreSQL.
+//! error count, on SQLite (WAL, synchronous FULL) and on a throwaway PostgreSQL (fsync on).
 //!
 //! `cargo bench -p gatehouse-approval --bench load` (add `-- sqlite` or `-- postgres` for one).
 
@@ -202,7 +202,8 @@ fn main() {
             run("SQLite", &db).await;
         }
         if which.as_deref() != Some("sqlite") {
-            let pg = common::Postgres::start();
+            // Commits synced, as SQLite's are: the tests' server skips that.
+            let pg = common::Postgres::start_with_fsync(true);
             let db = pg.database("load").await;
             run("PostgreSQL", &db).await;
         }

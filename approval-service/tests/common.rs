@@ -210,7 +210,13 @@ pub struct Postgres {
 }
 
 impl Postgres {
+    /// A server for tests: commits are not synced to disk (faster; nothing here needs a crash).
     pub fn start() -> Self {
+        Self::start_with_fsync(false)
+    }
+
+    /// A server that syncs every commit as a production one does (what the load bench measures).
+    pub fn start_with_fsync(fsync: bool) -> Self {
         let bin = postgres_bin();
         let dir = tempfile::Builder::new().prefix("gatehouse-pg").tempdir().unwrap();
         if euid() == 0 {
@@ -229,7 +235,8 @@ impl Postgres {
             .arg(&data)
             .arg("-k")
             .arg(dir.path())
-            .args(["-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=200"])
+            .args(["-c", "listen_addresses=", "-c", "max_connections=200"])
+            .args(["-c", if fsync { "fsync=on" } else { "fsync=off" }])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
