@@ -358,14 +358,18 @@ impl Policy {
         self.allowlist.find(target.host(), target.path()).map(|(p, ())| AllowEntry::Pattern(p))
     }
 
-    /// The policy for a category; unknown categories are blocked (fail closed).
-    pub fn category(&self, id: &str) -> CategoryPolicy {
-        self.categories.get(id).cloned().unwrap_or_else(|| CategoryPolicy {
-            mode: Mode::Block,
-            adaptation_end_ms: None,
-            name: Names::same(id),
-            broad: true,
-        })
+    /// The policy for a category; unknown categories are blocked (fail closed). Borrowed when
+    /// known: the brief reads it on every categorised request, and a copy cost three strings.
+    pub fn category(&self, id: &str) -> Cow<'_, CategoryPolicy> {
+        match self.categories.get(id) {
+            Some(category) => Cow::Borrowed(category),
+            None => Cow::Owned(CategoryPolicy {
+                mode: Mode::Block,
+                adaptation_end_ms: None,
+                name: Names::same(id),
+                broad: true,
+            }),
+        }
     }
 
     /// Every category this policy knows, by id.
