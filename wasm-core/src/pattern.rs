@@ -187,32 +187,41 @@ pub(crate) fn is_unreserved(c: u8) -> bool {
 }
 
 /// Decodes percent-escapes of unreserved characters (RFC 3986 §2.3: they name the same
-/// resource), so `/%6Dessages` is seen as `/messages`. Other escapes stay as they are.
+/// resource), so `/%6Dessages` is seen as `/messages`. Other escapes stay as they are, so a path
+/// whose escapes are all of other characters (`/%E4%B8%AD`, common) is returned as it is: this
+/// runs on every request, and an allocation costs more than the scan, most of all in wasm.
 pub fn normalise_path(path: &str) -> std::borrow::Cow<'_, str> {
-    if !path.contains('%') {
-        return path.into();
-    }
     let bytes = path.as_bytes();
+    let unreserved_at = |i: usize| match bytes.get(i..i + 3) {
+        Some(&[b'%', high, low]) => {
+            let c = hex_digit(high)? << 4 | hex_digit(low)?;
+            is_unreserved(c).then_some(c)
+        }
+        _ => None,
+    };
+    let Some(first) = (0..bytes.len()).find(|&i| unreserved_at(i).is_some()) else {
+        return path.into();
+    };
     let mut out = String::with_capacity(path.len());
-    let mut i = 0;
+    let (mut copied, mut i) = (0, first);
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let decoded = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                .filter(|&c| is_unreserved(c));
-            if let Some(c) = decoded {
+        match unreserved_at(i) {
+            Some(c) => {
+                // `i` is at a `%` and `copied` just past an escape: both character boundaries.
+                out.push_str(&path[copied..i]);
                 out.push(char::from(c));
                 i += 3;
-                continue;
+                copied = i;
             }
+            None => i += 1,
         }
-        // Copy one whole UTF-8 character (paths from the url crate are ASCII, but be total).
-        let ch_len = path[i..].chars().next().map_or(1, char::len_utf8);
-        out.push_str(&path[i..i + ch_len]);
-        i += ch_len;
     }
+    out.push_str(&path[copied..]);
     out.into()
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).map(|d| d as u8)
 }
 
 #[cfg(test)]
@@ -283,5 +292,14 @@ mod tests {
         assert_eq!(normalise_path("/a%2Fb"), "/a%2Fb");
         assert_eq!(normalise_path("/%"), "/%");
         assert_eq!(normalise_path("/%4"), "/%4");
+        assert_eq!(normalise_path("/%E4%B8%ADx%6d%7E/%2e%"), "/%E4%B8%ADxm~/.%");
+        assert_eq!(normalise_path("/€%41€"), "/€A€");
+    }
+
+    #[test]
+    fn a_path_without_unreserved_escapes_is_not_copied() {
+        for path in ["/messages", "/%E4%B8%AD%E6%96%87/page", "/a%2Fb%", "/%zz%4"] {
+            assert!(matches!(normalise_path(path), std::borrow::Cow::Borrowed(p) if p == path));
+        }
     }
 }
