@@ -152,6 +152,35 @@ test('the worker\'s buffer call answers exactly what engine.check answers', () =
   engine.free();
 });
 
+// check.js reads verdicts from the engine's own array (`briefTable`), which the engine empties
+// in place: after a context change, and when more distinct verdicts than it keeps were built.
+test('the worker\'s buffer call follows the engine when its verdicts are rebuilt', () => {
+  const NOW = 1800000000000;
+  const hosts = Array.from({ length: 16_500 }, (_, i) => `site${i}.example`);
+  const engine = new wasm.Engine(JSON.stringify({
+    categories: { cloud_storage: { mode: 'warn' } },
+    warn: { proceedMinutes: 5 },
+    rules: [{ category: 'cloud_storage', service: 'many', name: { en: 'Many' }, match: hosts }],
+  }));
+  engine.setContext({});
+  const url = (i) => `https://www.site${i}.example/x`;
+  for (const i of [0, 1, 16_499]) {
+    assert.equal(wasm.check(engine, url(i), 'main_frame', NOW).reason, 'warned');
+  }
+  const proceed = engine.proceed(url(1), NOW);
+  engine.setContext({ proceeds: [proceed] });
+  assert.equal(wasm.check(engine, url(1), 'main_frame', NOW).reason, 'proceeded', 'the new context');
+  // More distinct verdicts (one per matched host) than the engine keeps: every answer is still
+  // the engine's, before and after the array is emptied.
+  for (let i = 0; i < hosts.length; i++) {
+    const verdict = wasm.check(engine, url(i), 'main_frame', NOW);
+    assert.equal(verdict.matchedRule, hosts[i], url(i));
+    assert.equal(verdict, engine.check(url(i), 'main_frame', NOW), 'the same frozen object');
+  }
+  assert.ok(engine.briefTable().length < hosts.length, 'the engine keeps a bounded number');
+  engine.free();
+});
+
 test('the broad tier: refused unless it is the file this build was made with, then classified', async () => {
   const text = await readFile(new URL('../../wasm-core/catalogue/broad.txt', import.meta.url), 'utf8');
   const before = wasm.Engine.embeddedDefault();

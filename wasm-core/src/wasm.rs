@@ -50,7 +50,16 @@ pub struct Engine {
 #[derive(Default)]
 struct Briefs {
     codes: FxHashMap<BriefKey, u32>,
-    values: Vec<JsValue>,
+    /// The verdicts, code 1 first. One JavaScript array for the engine's life, emptied in place:
+    /// `check.js` holds it (`briefTable`) and reads a code's verdict without crossing into wasm.
+    values: js_sys::Array,
+}
+
+impl Briefs {
+    fn clear(&mut self) {
+        self.codes.clear();
+        self.values.set_length(0);
+    }
 }
 
 /// Everything a brief verdict says, by identity: its strings all borrow from the engine's policy
@@ -75,8 +84,11 @@ fn brief_key(brief: &crate::Brief<'_>) -> BriefKey {
         expires_ms.unwrap_or(0),
     )
 }
-/// Distinct brief verdicts kept at most (a policy has about one per pattern and reason).
-const MAX_BRIEFS: usize = 4096;
+/// Distinct brief verdicts kept at most, against a page that walks through many categorised
+/// hosts (about 4 MiB of frozen objects when full). A verdict names its pattern, so a policy
+/// has about one per pattern and reason; browsing meets far fewer between two context changes,
+/// the benchmark's 100,000-host policy 5,213 (which a cap of 4,096 rebuilt on every pass).
+const MAX_BRIEFS: u32 = 16_384;
 /// `checkInput`'s buffer: longer URLs (rare) take `check` with a string.
 const INPUT_CAPACITY: usize = 8192;
 /// `checkInput`: Gatehouse does not apply (not a web URL, or not categorised).
@@ -175,8 +187,18 @@ impl Engine {
     /// The brief verdict for a `checkInput` code (`null` for 0 or a code not issued since the
     /// context was last set).
     pub fn brief(&self, code: u32) -> JsValue {
-        let index = (code as usize).wrapping_sub(1);
-        self.briefs.borrow().values.get(index).cloned().unwrap_or(JsValue::NULL)
+        let values = &self.briefs.borrow().values;
+        match code.checked_sub(1) {
+            Some(index) if index < values.length() => values.get(index),
+            _ => JsValue::NULL,
+        }
+    }
+
+    /// The array `brief` reads, for a caller that looks codes up itself (`brief(code)` is
+    /// `briefTable()[code - 1]`): the same array for the engine's life, emptied in place.
+    #[wasm_bindgen(js_name = briefTable)]
+    pub fn brief_table(&self) -> js_sys::Array {
+        self.briefs.borrow().values.clone()
     }
 
     /// Resource type names in the order `checkInput` numbers them.
@@ -216,7 +238,7 @@ impl Engine {
     #[wasm_bindgen(js_name = applyRevocationList)]
     pub fn apply_revocation_list(&mut self, jws: &str) -> Result<u32, JsError> {
         let added = self.inner.apply_revocation_list(jws).map_err(js_error)?;
-        *self.briefs.get_mut() = Briefs::default();
+        self.briefs.get_mut().clear();
         Ok(u32::try_from(added).unwrap_or(u32::MAX))
     }
 
@@ -254,7 +276,7 @@ impl Engine {
 
     fn replace_context(&mut self, context: crate::Context) {
         self.inner.set_context(context);
-        *self.briefs.get_mut() = Briefs::default();
+        self.briefs.get_mut().clear();
     }
 
     /// A time in ms, or a context object (the older calling convention), which is then set.
@@ -303,11 +325,10 @@ impl Engine {
         })?;
         js_sys::Object::freeze(value.unchecked_ref::<js_sys::Object>());
         let mut briefs = self.briefs.borrow_mut();
-        if briefs.values.len() >= MAX_BRIEFS {
-            *briefs = Briefs::default();
+        if briefs.values.length() >= MAX_BRIEFS {
+            briefs.clear();
         }
-        briefs.values.push(value);
-        let code = briefs.values.len() as u32;
+        let code = briefs.values.push(&value);
         briefs.codes.insert(key, code);
         Ok(code)
     }
