@@ -137,6 +137,11 @@ const boundaryOnly = (engine, url) => {
   return null;
 };
 const boundary = timeDecide([defaultEngine], urls, boundaryOnly).nsPerUrl[0];
+const encodeOnly = (engine, url) => {
+  encoder.encodeInto(url, input);
+  return null;
+};
+const encode = timeDecide([defaultEngine], urls, encodeOnly).nsPerUrl[0];
 const [stringDefault, stringBig] = timeDecide([defaultEngine, bigEngine], urls, checkString).nsPerUrl;
 const [oldDefault, oldBig] = timeDecide([defaultEngine, bigEngine], urls, decideWithContext).nsPerUrl;
 
@@ -161,12 +166,16 @@ row('native gatehouse: Request::new + brief', f1(native.gatehouseBriefNsPerUrl),
 row('native adblock-rust: Request::new + check', f1(native.adblockCheckNsPerUrl), f1(native.adblockCheckBigNsPerUrl));
 row('wasm gatehouse: check.js (the worker\'s call)', f1(wasmDefault), f1(wasmBig));
 row('wasm boundary alone (encodeInto + an empty call)', f1(boundary), '');
+row('  of which TextEncoder.encodeInto', f1(encode), '');
 row('wasm engine.check(url, type, now) (string)', f1(stringDefault), f1(stringBig));
 row('wasm engine.decide(url, type, context) (older)', f1(oldDefault), f1(oldBig));
 row('adblock / native gatehouse (goal >= 2x)', ratio(native.adblockCheckNsPerUrl, native.gatehouseDecideNsPerUrl), ratio(native.adblockCheckBigNsPerUrl, native.gatehouseDecideBigNsPerUrl));
 // The same question on both sides: check.js asks the engine for its brief verdict (`Engine::brief`
 // natively); against the full verdict (`decide`, names and sentence built) for comparison.
 row('wasm check.js / native brief (goal <= 2x)', ratio(wasmDefault, native.gatehouseBriefNsPerUrl), ratio(wasmBig, native.gatehouseBriefBigNsPerUrl));
+// What the engine costs in wasm once the URL is in its memory: the boundary is a fixed cost per
+// call, set by the JavaScript engine, whatever the engine does.
+row('wasm (check.js - boundary) / native brief', ratio(wasmDefault - boundary, native.gatehouseBriefNsPerUrl), ratio(wasmBig - boundary, native.gatehouseBriefBigNsPerUrl));
 row('wasm check.js / native decide', ratio(wasmDefault, native.gatehouseDecideNsPerUrl), ratio(wasmBig, native.gatehouseDecideBigNsPerUrl));
 row('URLs blocked: native / wasm / adblock', '', '');
 row('', `${native.gatehouseBlocked}/${decideRun.blocked[0]}/${native.adblockBlocked}`, `${native.gatehouseBlockedBig}/${decideRun.blocked[1]}/${native.adblockBlockedBig}`);
@@ -187,7 +196,7 @@ const summary = {
   sameRun: !reuseNative,
   native,
   memory,
-  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: boundary, checkStringNsPerUrl: stringDefault, checkStringBigNsPerUrl: stringBig, decideWithContextNsPerUrl: oldDefault, decideWithContextBigNsPerUrl: oldBig, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: decideRun.blocked },
+  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: boundary, encodeIntoNsPerUrl: encode, checkStringNsPerUrl: stringDefault, checkStringBigNsPerUrl: stringBig, decideWithContextNsPerUrl: oldDefault, decideWithContextBigNsPerUrl: oldBig, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: decideRun.blocked },
 };
 writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 console.log(`\nsummary written to ${join(outDir, 'summary.json')}`);
