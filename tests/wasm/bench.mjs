@@ -1,4 +1,4 @@
-// Benchmarks the wasm build of gatehouse-core under Node against the native build, in one run.
+// Benchmarks the wasm build of gatehouse-core, in Node and in Chromium, against the native build, in one run.
 //
 //   cargo xtask build            # builds extension/wasm/ (the module measured here)
 //   node tests/wasm/bench.mjs    # or: cargo xtask bench (criterion first, then this)
@@ -13,23 +13,26 @@
 //   script reads those files, so native and wasm see byte-identical input.
 // - One method. Both sides time whole passes over the workload: two warm-up passes, then nine
 //   measured passes with the engines interleaved, and report the median pass divided by the URL
-//   count.
+//   count (tests/wasm/hotpath.mjs).
 // - One question. In wasm it is the call the service worker makes on every navigation: the
 //   context set once (`engine.setContext`), then `check(engine, url, 'main_frame', nowMs)`
-//   (extension/js/check.js: the URL encoded into the engine's input buffer, a number back) —
+//   (extension/js/check.js: the URL written into the engine's input buffer, a number back) —
 //   null when uncategorised, else the brief verdict — so the wasm figure also carries the
 //   JS↔wasm boundary. Natively the same question is `Request::new` + `Engine::brief` (the goal's
 //   ratio); `Request::new` + `decide`, which also words the verdict, is shown beside it (the
-//   ratio before there was a brief). More wasm figures: the boundary alone (each URL encoded
+//   ratio before there was a brief). More wasm figures: the boundary alone (each URL written
 //   into the input buffer as check.js does, and one call of an export that does nothing — not
-//   `about:blank`, which the URL parser takes through its full, slow path; measured 2026-12:
-//   about 300 ns for about:blank against about 50 ns for the boundary);
-//   `engine.check(url, type, nowMs)`, the same
-//   with wasm-bindgen's string passing; and the older calling convention
-//   `engine.decide(url, type, context)` (context converted and a full verdict built per call).
+//   `about:blank`, which the URL parser takes through its full, slow path);
+//   `engine.check(url, type, nowMs)`, the same with wasm-bindgen's string passing; and the
+//   older calling convention `engine.decide(url, type, context)` (context converted and a full
+//   verdict built per call).
+// - Two JavaScript engines. The hot path is timed in Node and, when Chromium is there ($CHROMIUM,
+//   else /usr/lib/chromium/chromium), in a Chromium page too (tests/wasm/chromium.mjs): the
+//   worker runs in Chromium, whose TextEncoder and wasm code differ from Node's.
 //
 // Flags: --reuse-native  read target/gatehouse-bench/*.json from an earlier run instead of
 //                        running cargo (the ratios are then not from the same run; it says so).
+//        --no-chromium   Node only.
 // Exit status: 0 when it ran (a missed goal is reported, not failed); 1 when the wasm and native
 // builds disagree on what the workload blocks, or the native run fails.
 import { spawnSync } from 'node:child_process';
@@ -37,18 +40,18 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { existsSync } from 'node:fs';
 import { loadEngine } from './engine.mjs';
+import { measureHotPath, timeCalls, median } from './hotpath.mjs';
+import { measureInChromium } from './chromium.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const outDir = join(root, 'target', 'gatehouse-bench');
 const reuseNative = process.argv.includes('--reuse-native');
-const WARM_UP = 2;
-const ROUNDS = 9;
 const COMPILE_ROUNDS = 5;
 const CONTEXT = { nowMs: 1_800_000_000_000 }; // the native benches' NOW_MS
 const BLOCK_PAGE = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop/block.html';
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const nowNs = () => Number(process.hrtime.bigint());
 
 function runNative() {
@@ -79,39 +82,17 @@ function runNative() {
 }
 
 const NOW_MS = CONTEXT.nowMs;
-/** The worker's call: the verdict (null when Gatehouse does not apply) from the context set once. */
-const check = (engine, url) => wasm.check(engine, url, 'main_frame', NOW_MS);
 /** The same verdict through wasm-bindgen's string passing. */
 const checkString = (engine, url) => engine.check(url, 'main_frame', NOW_MS);
 /** The older convention: a context object converted on every call, a full verdict back. */
 const decideWithContext = (engine, url) => engine.decide(url, 'main_frame', CONTEXT);
 
-/// Nanoseconds per URL of `call` over the workload, per engine, interleaved.
-function timeDecide(engines, urls, call = check) {
-  const samples = engines.map(() => []);
-  const blocked = engines.map(() => 0);
-  for (let round = 0; round < WARM_UP + ROUNDS; round++) {
-    engines.forEach((engine, i) => {
-      let n = 0;
-      const start = nowNs();
-      for (const url of urls) {
-        const action = call(engine, url)?.action;
-        if (action === 'block' || action === 'warn') n++;
-      }
-      const ns = nowNs() - start;
-      if (round >= WARM_UP) samples[i].push(ns / urls.length);
-      blocked[i] = n;
-    });
-  }
-  return { nsPerUrl: samples.map(median), blocked };
-}
-
 function timeMs(rounds, f) {
   const samples = [];
   for (let i = 0; i < rounds; i++) {
-    const start = nowNs();
+    const start = performance.now();
     f();
-    samples.push((nowNs() - start) / 1e6);
+    samples.push(performance.now() - start);
   }
   return median(samples);
 }
@@ -123,27 +104,16 @@ if (urls.length !== native.urls) throw new Error(`workload has ${urls.length} UR
 
 // The worker's engine: with the broad tier, which the native build embeds.
 const wasm = await loadEngine({ broad: true });
-const defaultEngine = wasm.Engine.embeddedDefault();
-const bigEngine = new wasm.Engine(bigPolicy);
-defaultEngine.setContext(CONTEXT);
-bigEngine.setContext(CONTEXT);
-const decideRun = timeDecide([defaultEngine, bigEngine], urls);
-const [wasmDefault, wasmBig] = decideRun.nsPerUrl;
-const encoder = new TextEncoder();
-const input = new Uint8Array(wasm.memory.buffer, defaultEngine.inputBuffer(), defaultEngine.inputCapacity());
-const boundaryOnly = (engine, url) => {
-  encoder.encodeInto(url, input);
-  engine.inputCapacity();
-  return null;
-};
-const boundary = timeDecide([defaultEngine], urls, boundaryOnly).nsPerUrl[0];
-const encodeOnly = (engine, url) => {
-  encoder.encodeInto(url, input);
-  return null;
-};
-const encode = timeDecide([defaultEngine], urls, encodeOnly).nsPerUrl[0];
-const [stringDefault, stringBig] = timeDecide([defaultEngine, bigEngine], urls, checkString).nsPerUrl;
-const [oldDefault, oldBig] = timeDecide([defaultEngine, bigEngine], urls, decideWithContext).nsPerUrl;
+const node = measureHotPath(wasm, urls, bigPolicy, NOW_MS);
+const [defaultEngine, bigEngine] = node.engines;
+const [wasmDefault, wasmBig] = node.check;
+const [stringDefault, stringBig] = timeCalls(node.engines, urls, checkString).nsPerUrl;
+const [oldDefault, oldBig] = timeCalls(node.engines, urls, decideWithContext).nsPerUrl;
+
+const chromiumBin = process.env.CHROMIUM ?? '/usr/lib/chromium/chromium';
+const inChromium = process.argv.includes('--no-chromium') || (!process.env.CHROMIUM && !existsSync(chromiumBin))
+  ? null
+  : await measureInChromium(chromiumBin, NOW_MS);
 
 const fromJsonMs = timeMs(COMPILE_ROUNDS, () => new wasm.Engine(bigPolicy).free());
 let compiled;
@@ -152,33 +122,43 @@ const compileRulesMs = timeMs(COMPILE_ROUNDS, () => { compiled = bigEngine.compi
 const wasmBytes = readFileSync(new URL('../../extension/wasm/gatehouse_core_bg.wasm', import.meta.url));
 const gzBytes = gzipSync(wasmBytes, { level: 9 }).length;
 
-const agree = decideRun.blocked[0] === native.gatehouseBlocked && decideRun.blocked[1] === native.gatehouseBlockedBig;
+// Every run of the hot path must stop exactly what the native engine stops.
+const nativeStopped = [native.gatehouseBlocked, native.gatehouseBlockedBig];
+const runs = [['Node', node], ...(inChromium ? [['Chromium', inChromium]] : [])];
+const disagreeing = runs.filter(([, r]) => r.stopped.some((n, i) => n !== nativeStopped[i]));
 const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const row = (label, ...cells) => console.log(label.padEnd(48) + cells.map((c) => String(c).padStart(20)).join(''));
 const f1 = (x) => x.toFixed(1);
 const mib = (b) => `${(b / 1048576).toFixed(2)} MiB`;
+const [briefDefault, briefBig] = [native.gatehouseBriefNsPerUrl, native.gatehouseBriefBigNsPerUrl];
 
 console.log(`\nGatehouse benchmark — ${urls.length} URLs (${native.catalogueUrls} catalogue, ${native.extraUrls} extra-rule hosts) from ${native.domainsSource}`);
 console.log(reuseNative ? 'NOTE: native numbers reused from an earlier run (--reuse-native)\n' : 'native and wasm measured in this run\n');
 row('per URL, median of 9 passes (ns/URL)', 'default', '+100k hosts');
 row('native gatehouse: Request::new + decide', f1(native.gatehouseDecideNsPerUrl), f1(native.gatehouseDecideBigNsPerUrl));
-row('native gatehouse: Request::new + brief', f1(native.gatehouseBriefNsPerUrl), f1(native.gatehouseBriefBigNsPerUrl));
+row('native gatehouse: Request::new + brief', f1(briefDefault), f1(briefBig));
 row('native adblock-rust: Request::new + check', f1(native.adblockCheckNsPerUrl), f1(native.adblockCheckBigNsPerUrl));
-row('wasm gatehouse: check.js (the worker\'s call)', f1(wasmDefault), f1(wasmBig));
-row('wasm boundary alone (encodeInto + an empty call)', f1(boundary), '');
-row('  of which TextEncoder.encodeInto', f1(encode), '');
-row('wasm engine.check(url, type, now) (string)', f1(stringDefault), f1(stringBig));
-row('wasm engine.decide(url, type, context) (older)', f1(oldDefault), f1(oldBig));
 row('adblock / native gatehouse (goal >= 2x)', ratio(native.adblockCheckNsPerUrl, native.gatehouseDecideNsPerUrl), ratio(native.adblockCheckBigNsPerUrl, native.gatehouseDecideBigNsPerUrl));
-// The same question on both sides: check.js asks the engine for its brief verdict (`Engine::brief`
-// natively); against the full verdict (`decide`, names and sentence built) for comparison.
-row('wasm check.js / native brief (goal <= 2x)', ratio(wasmDefault, native.gatehouseBriefNsPerUrl), ratio(wasmBig, native.gatehouseBriefBigNsPerUrl));
-// What the engine costs in wasm once the URL is in its memory: the boundary is a fixed cost per
-// call, set by the JavaScript engine, whatever the engine does.
-row('wasm (check.js - boundary) / native brief', ratio(wasmDefault - boundary, native.gatehouseBriefNsPerUrl), ratio(wasmBig - boundary, native.gatehouseBriefBigNsPerUrl));
-row('wasm check.js / native decide', ratio(wasmDefault, native.gatehouseDecideNsPerUrl), ratio(wasmBig, native.gatehouseDecideBigNsPerUrl));
-row('URLs blocked: native / wasm / adblock', '', '');
-row('', `${native.gatehouseBlocked}/${decideRun.blocked[0]}/${native.adblockBlocked}`, `${native.gatehouseBlockedBig}/${decideRun.blocked[1]}/${native.adblockBlockedBig}`);
+for (const [where, r] of runs) {
+  const [d, b] = r.check;
+  console.log(`\nwasm in ${where}${r.userAgent ? ` (${r.userAgent.match(/Chrom\w+\/[\d.]+/)?.[0]}${r.isolated ? '' : ', timer not isolated'})` : ` ${process.version}`}`);
+  row('check.js (the worker\'s call)', f1(d), f1(b));
+  row('boundary alone (URL in + an empty call)', f1(r.boundary), '');
+  row('  of which writing the URL in (check.js)', f1(r.copy), '');
+  // The same question on both sides: check.js asks the engine for its brief verdict
+  // (`Engine::brief` natively).
+  row('check.js / native brief (goal <= 2x)', ratio(d, briefDefault), ratio(b, briefBig));
+  // The engine's own cost in wasm once the URL is in its memory: the boundary is a fixed cost
+  // per call, set by the JavaScript engine, whatever the Rust engine does.
+  row('(check.js - boundary) / native brief', ratio(d - r.boundary, briefDefault), ratio(b - r.boundary, briefBig));
+  row('URLs stopped: native / wasm', `${nativeStopped[0]}/${r.stopped[0]}`, `${nativeStopped[1]}/${r.stopped[1]}`);
+}
+console.log('');
+row('wasm in Node: other calling conventions', 'default', '+100k hosts');
+row('engine.check(url, type, now) (string)', f1(stringDefault), f1(stringBig));
+row('engine.decide(url, type, context) (older)', f1(oldDefault), f1(oldBig));
+row('check.js / native decide', ratio(wasmDefault, native.gatehouseDecideNsPerUrl), ratio(wasmBig, native.gatehouseDecideBigNsPerUrl));
+if (!inChromium) console.log('(Chromium not measured: --no-chromium, or no Chromium at $CHROMIUM or /usr/lib/chromium/chromium)');
 console.log('');
 row('compile, 100k extra hosts (ms)', 'native', 'wasm');
 row('Policy::from_json / new Engine(json)', f1(native.policyFromJsonMs), f1(fromJsonMs));
@@ -196,13 +176,14 @@ const summary = {
   sameRun: !reuseNative,
   native,
   memory,
-  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: boundary, encodeIntoNsPerUrl: encode, checkStringNsPerUrl: stringDefault, checkStringBigNsPerUrl: stringBig, decideWithContextNsPerUrl: oldDefault, decideWithContextBigNsPerUrl: oldBig, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: decideRun.blocked },
+  wasm: { decideNsPerUrl: wasmDefault, decideBigNsPerUrl: wasmBig, boundaryNsPerUrl: node.boundary, copyNsPerUrl: node.copy, checkStringNsPerUrl: stringDefault, checkStringBigNsPerUrl: stringBig, decideWithContextNsPerUrl: oldDefault, decideWithContextBigNsPerUrl: oldBig, newEngineMs: fromJsonMs, compileRulesMs, bytes: wasmBytes.length, gzipBytes: gzBytes, blocked: node.stopped },
+  chromium: inChromium && { checkNsPerUrl: inChromium.check, boundaryNsPerUrl: inChromium.boundary, copyNsPerUrl: inChromium.copy, blocked: inChromium.stopped, userAgent: inChromium.userAgent },
 };
 writeFileSync(join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 console.log(`\nsummary written to ${join(outDir, 'summary.json')}`);
 defaultEngine.free();
 bigEngine.free();
-if (!agree) {
-  console.error(`wasm and native disagree on the workload: blocked ${decideRun.blocked} vs ${native.gatehouseBlocked}/${native.gatehouseBlockedBig}`);
+if (disagreeing.length) {
+  for (const [where, r] of disagreeing) console.error(`wasm in ${where} and native disagree on the workload: stopped ${r.stopped} vs ${nativeStopped}`);
   process.exit(1);
 }

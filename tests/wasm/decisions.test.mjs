@@ -124,6 +124,11 @@ test('the worker\'s buffer call answers exactly what engine.check answers', () =
     'https://mail.google.com/' + 'a'.repeat(9000), // longer than the buffer: the string call
     'https://bücher.example/ü?q=中文', // non-ASCII
     'https://mail.google.com:443/mail/', 'HTTPS://MAIL.GOOGLE.COM./mail', 'about:blank', 'chrome://settings',
+    // check.js copies short ASCII URLs itself and hands the rest to TextEncoder: both sides of
+    // each edge, a late non-ASCII character, a lone surrogate, the buffer exactly full.
+    'https://mail.google.com/' + 'a'.repeat(136), 'https://mail.google.com/' + 'a'.repeat(137),
+    'https://mail.google.com/mail/u/0/#inbox/ü', 'https://mail.google.com/\uD800', 'https://drive.google.com/\u007F',
+    'https://mail.google.com/' + 'a'.repeat(8192 - 24), 'https://mail.google.com/' + 'a'.repeat(8193 - 24),
   ];
   let compared = 0;
   for (const type of wasm.Engine.resourceTypes()) {

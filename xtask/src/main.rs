@@ -417,12 +417,13 @@ fn bench(root: &Path) -> Result<()> {
     step("engine: criterion", cargo(&["bench", "-p", "gatehouse-core", "--bench", "decide"]))?;
     step("native host: round trip and start-up", cargo(&["bench", "-p", "gatehouse-host"]))?;
     let built = build(root)?;
-    // Runs the native comparison (adblock-rust, memory) itself, then the wasm build, one workload.
-    let mut wasm = Command::new("node");
-    wasm.arg("tests/wasm/bench.mjs");
-    step("engine: native vs adblock-rust vs wasm", wasm)?;
     let chromium = tools::ensure_chromium()?;
     tools::ensure_node_modules(&root.join("tests/browser"))?;
+    // Runs the native comparison (adblock-rust, memory) itself, then the wasm build in Node and in
+    // a Chromium page (with tests/browser's playwright-core), one workload.
+    let mut wasm = Command::new("node");
+    wasm.arg("tests/wasm/bench.mjs").env("CHROMIUM", &chromium);
+    step("engine: native vs adblock-rust vs wasm in Node and Chromium", wasm)?;
     let mut browser = Command::new("node");
     browser
         .arg("tests/browser/bench.mjs")
