@@ -36,7 +36,7 @@ async function expectBlocked(s, url) {
 
 /**
  * A navigation issued the instant the browser starts: the persisted rules redirect it — or, when
- * it raced Chromium's loading of the extension's rules (measured: 34 of 200 restarts,
+ * it raced Chromium's loading of the extension's rules (measured: 65 of 400 restarts,
  * tests/browser/start-race.mjs; with or without a file of the extension deleted;
  * docs/threat-model.md), the worker's first run puts the tab on the block page: the start
  * compile's open-tab check, or without an engine, one reload of every web tab. Zero contact holds only in the first case, and the test says which happened.
