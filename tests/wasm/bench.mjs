@@ -36,11 +36,10 @@
 // Exit status: 0 when it ran (a missed goal is reported, not failed); 1 when the wasm and native
 // builds disagree on what the workload blocks, or the native run fails.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { existsSync } from 'node:fs';
 import { loadEngine } from './engine.mjs';
 import { measureHotPath, timeCalls, median } from './hotpath.mjs';
 import { measureInChromium } from './chromium.mjs';
@@ -51,8 +50,6 @@ const reuseNative = process.argv.includes('--reuse-native');
 const COMPILE_ROUNDS = 5;
 const CONTEXT = { nowMs: 1_800_000_000_000 }; // the native benches' NOW_MS
 const BLOCK_PAGE = 'chrome-extension://abcdefghijklmnopabcdefghijklmnop/block.html';
-
-const nowNs = () => Number(process.hrtime.bigint());
 
 function runNative() {
   mkdirSync(outDir, { recursive: true });
