@@ -69,6 +69,6 @@ export function checker(wasm, Engine) {
     const code = engine.checkInput(written, typeCode, nowMs);
     if (code === NOT_APPLICABLE) return null;
     if (code === INVALID_INPUT) return engine.check(url, type, nowMs);
-    return state.briefs[code - 1]; // engine.brief(code), without the call
+    return state.briefs[code - 1];
   };
 }

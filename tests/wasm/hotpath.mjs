@@ -32,11 +32,11 @@ export function timeCalls(engines, urls, call) {
 }
 
 /**
- * `wasm`: what tests/wasm/engine.mjs's `loadEngine({ broad: true })` returns; `lines`: the workload. Measures check.js
- * (the worker's call) on the embedded default and on `bigPolicy`, and the boundary alone: the URL
- * written into the input buffer as check.js writes it, then one call of an export that does
- * nothing (not `about:blank`, which the URL parser takes through its slow path). Returns the
- * engines too, context set, for more measurements.
+ * `wasm`: what tests/wasm/engine.mjs's `loadEngine({ broad: true })` returns; `lines`: the
+ * workload. Measures check.js (the worker's call) on the embedded default and on `bigPolicy`,
+ * and the boundary alone: the URL written into the input buffer as check.js writes it, then one
+ * call of an export that does nothing (not `about:blank`, which the URL parser takes through its
+ * slow path). Returns the engines too, context set, for more measurements.
  */
 export function measureHotPath(wasm, lines, bigPolicy, nowMs) {
   // Each URL a string of its own, as the worker's event objects bring them: `split` makes

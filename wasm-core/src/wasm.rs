@@ -85,9 +85,10 @@ fn brief_key(brief: &crate::Brief<'_>) -> BriefKey {
     )
 }
 /// Distinct brief verdicts kept at most, against a page that walks through many categorised
-/// hosts (when full: 2.5 MiB of frozen verdicts in JavaScript, measured, and about 2 MiB of keys). A verdict names its pattern, so a policy
-/// has about one per pattern and reason; browsing meets far fewer between two context changes,
-/// the benchmark's 100,000-host policy 5,213 (which a cap of 4,096 rebuilt on every pass).
+/// hosts (when full: 2.5 MiB of frozen verdicts in JavaScript, measured, and about 2 MiB of
+/// keys). A verdict names its pattern, so a policy has about one per pattern and reason;
+/// browsing meets far fewer between two context changes, the benchmark's 100,000-host policy
+/// 5,213 (which a cap of 4,096 rebuilt on every pass).
 const MAX_BRIEFS: u32 = 16_384;
 /// `checkInput`'s buffer: longer URLs (rare) take `check` with a string.
 const INPUT_CAPACITY: usize = 8192;
@@ -170,7 +171,7 @@ impl Engine {
 
     /// `check` on the first `len` bytes of the input buffer, resource type by its index in
     /// `resourceTypes()`: 0 when Gatehouse does not apply, `0xffffffff` when the input is not a
-    /// URL, else the code of a brief verdict for `brief`.
+    /// URL, else the code of a brief verdict: `briefTable()[code - 1]`.
     #[wasm_bindgen(js_name = checkInput)]
     pub fn check_input(&self, len: usize, resource_type: u8, now_ms: f64) -> u32 {
         let url = self.input.get(..len).and_then(|bytes| std::str::from_utf8(bytes).ok());
@@ -184,18 +185,8 @@ impl Engine {
         }
     }
 
-    /// The brief verdict for a `checkInput` code (`null` for 0 or a code not issued since the
-    /// context was last set).
-    pub fn brief(&self, code: u32) -> JsValue {
-        let values = &self.briefs.borrow().values;
-        match code.checked_sub(1) {
-            Some(index) if index < values.length() => values.get(index),
-            _ => JsValue::NULL,
-        }
-    }
-
-    /// The array `brief` reads, for a caller that looks codes up itself (`brief(code)` is
-    /// `briefTable()[code - 1]`): the same array for the engine's life, emptied in place.
+    /// The brief verdicts `checkInput`'s codes name, code 1 first: the same array for the
+    /// engine's life, emptied in place whenever the codes start again.
     #[wasm_bindgen(js_name = briefTable)]
     pub fn brief_table(&self) -> js_sys::Array {
         self.briefs.borrow().values.clone()
@@ -294,6 +285,16 @@ impl Engine {
 }
 
 impl Engine {
+    /// The brief verdict for a code (`null` for 0 or a code not issued since the context was
+    /// last set).
+    fn brief(&self, code: u32) -> JsValue {
+        let values = &self.briefs.borrow().values;
+        match code.checked_sub(1) {
+            Some(index) if index < values.length() => values.get(index),
+            _ => JsValue::NULL,
+        }
+    }
+
     fn wrap(inner: crate::Engine) -> Self {
         Self {
             inner,
